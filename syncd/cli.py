@@ -1,0 +1,38 @@
+"""The `syncd` command line: one click group; each program registers its commands from its
+own package so this file stays a table of contents."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from syncd import __version__
+from syncd.errors import ConfigError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="syncd")
+def cli() -> None:
+    """syncd: WhatsApp media library server and sync daemon.
+
+    \b
+    Example:
+      syncd demo            # local server + daemon mirroring into ./MediaLibrary
+    """
+
+
+def _register() -> None:
+    from syncd.server.commands import admin, serve
+
+    cli.add_command(serve)
+    cli.add_command(admin)
+
+
+def main() -> None:
+    _register()
+    try:
+        cli(standalone_mode=True)
+    except ConfigError as exc:
+        click.echo(f"syncd: configuration error: {exc}", err=True)
+        sys.exit(ConfigError.exit_code)

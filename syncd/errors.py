@@ -1,0 +1,161 @@
+"""The one exception tree of syncd: API errors (shared by server and client), transport and
+local errors. The server raises ApiError subclasses and renders them once; the client
+translates every HTTP answer back into the same classes once, at its boundary."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SyncdError(Exception):
+    """Base of every error syncd raises on purpose."""
+
+
+class ConfigError(SyncdError):
+    """Bad configuration: one clear message naming the key; the CLI exits 78 (EX_CONFIG)."""
+
+    exit_code: ClassVar[int] = 78
+
+
+class LocalError(SyncdError):
+    """A local file system condition the daemon reports (not a bug)."""
+
+
+class RootMissingError(LocalError):
+    """Sync root or its `.syncd-root` marker is missing, or belongs to another library."""
+
+
+class TransportError(SyncdError):
+    """The server could not be reached or the connection broke (retryable)."""
+
+
+class ApiError(SyncdError):
+    """An error answer of the library API: `{"error": {"code", "message", ...details}}`."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.http_status: int = self.status
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class BadRequest(ApiError):
+    status, code = 400, "bad_request"
+
+
+class InvalidJson(BadRequest):
+    code = "invalid_json"
+
+
+class InvalidName(BadRequest):
+    code = "invalid_name"
+
+
+class DigestMismatch(BadRequest):
+    code = "digest_mismatch"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class NameTaken(ApiError):
+    status, code = 409, "name_taken"
+
+
+class CursorExpired(ApiError):
+    status, code = 410, "cursor_expired"
+
+
+class LengthRequired(ApiError):
+    status, code = 411, "length_required"
+
+
+class RevMismatch(ApiError):
+    status, code = 412, "rev_mismatch"
+
+
+class FileTooLarge(ApiError):
+    status, code = 413, "file_too_large"
+
+
+class RangeNotSatisfiable(ApiError):
+    status, code = 416, "range_not_satisfiable"
+
+
+class RateLimited(ApiError):
+    status, code, retryable = 429, "rate_limited", True
+
+
+class ServerError(ApiError):
+    status, code, retryable = 500, "internal_error", True
+
+
+class Unavailable(ServerError):
+    status, code = 503, "unavailable"
+
+
+class QuotaExceeded(ApiError):
+    status, code = 507, "quota_exceeded"
+
+
+_BY_CODE: dict[str, type[ApiError]] = {
+    cls.code: cls
+    for cls in (
+        BadRequest,
+        InvalidJson,
+        InvalidName,
+        DigestMismatch,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        NameTaken,
+        CursorExpired,
+        LengthRequired,
+        RevMismatch,
+        FileTooLarge,
+        RangeNotSatisfiable,
+        RateLimited,
+        ServerError,
+        Unavailable,
+        QuotaExceeded,
+    )
+}
+
+
+def api_error_from_body(status: int, body: object) -> ApiError:
+    """Translate an HTTP error answer into the matching ApiError (the client's one boundary)."""
+    code, message, details = "", f"HTTP {status}", {}
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = dict(body["error"])
+        code = str(err.pop("code", ""))
+        message = str(err.pop("message", message))
+        details = err
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        cls = ServerError if status >= 500 else BadRequest
+        for candidate in _BY_CODE.values():
+            if candidate.status == status and candidate.__bases__[0] is ApiError:
+                cls = candidate
+                break
+    error = cls(message, **details)
+    error.http_status = status
+    return error

@@ -1,0 +1,69 @@
+"""structlog set-up shared by both programs: console renderer on a TTY, JSON lines otherwise,
+and redaction of secrets (tokens, Authorization headers, webhook secrets) in every event."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRET_KEYS = re.compile(
+    r"(token|authorization|secret|password|api_key|apikey|hmac|signature|cookie)", re.I
+)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
+REDACTED = "[redacted]"
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _BEARER.sub(r"\1" + REDACTED, value)
+    if isinstance(value, dict):
+        return {k: REDACTED if _SECRET_KEYS.search(str(k)) else _redact_value(v)
+                for k, v in value.items()}
+    return value
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: blank every key that names a secret and every bearer token."""
+    for key in list(event_dict):
+        if key != "event" and _SECRET_KEYS.search(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _redact_value(event_dict[key])
+    return event_dict
+
+
+def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
+    """Configure structlog once per process."""
+    stream = stream or sys.stderr
+    use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        if use_console
+        else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_secrets,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,134 @@
+"""Wire models of the library API v1 (DESIGN §3), shared by server and daemon, and the name
+rules both sides apply. Pure: no I/O."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from syncd.errors import InvalidName
+
+API_PREFIX = "/v1"
+MAX_NAME_BYTES = 255
+MAX_WAIT_S = 60
+MTIME_HEADER = "X-Syncd-Mtime-Ns"  # upload: the local mtime (ns) the server records and returns
+
+FileKind = Literal["image", "audio", "video", "document"]
+FolderKind = Literal["participant", "custom"]
+FileSource = Literal["incoming", "upload"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Quota(_Wire):
+    used_bytes: int
+    limit_bytes: int
+    max_file_bytes: int
+
+
+class User(_Wire):
+    id: str
+    name: str
+
+
+class Account(_Wire):
+    user: User
+    library_id: str
+    quota: Quota
+    counts: dict[str, int]  # {"files": n, "folders": n}
+    by_kind: dict[str, int]  # bytes per FileKind
+
+
+class Participant(_Wire):
+    id: str
+    phone: str | None
+    display_name: str | None
+
+
+class Folder(_Wire):
+    id: str
+    name: str
+    kind: FolderKind
+    participant: Participant | None
+    file_count: int
+    bytes: int
+    rev: int
+
+
+class File(_Wire):
+    id: str
+    folder_id: str
+    name: str
+    size: int
+    sha256: str  # hex
+    mime: str
+    kind: FileKind
+    source: FileSource
+    created_at: str  # RFC 3339 UTC
+    modified_at: str  # RFC 3339 UTC
+    mtime_ns: int
+    rev: int
+
+
+class Change(_Wire):
+    seq: int
+    type: Literal["folder", "file"]
+    op: Literal["upsert", "delete"]
+    id: str
+    object: Folder | File | None = None
+
+
+class ChangesPage(_Wire):
+    cursor: int
+    more: bool
+    changes: list[Change]
+
+
+class FilesPage(_Wire):
+    files: list[File]
+    next_after: str | None
+
+
+def normalize_name(raw: str) -> str:
+    """NFC-normalise a file or folder name, or raise InvalidName saying why."""
+    name = unicodedata.normalize("NFC", raw)
+    reason = name_problem(name)
+    if reason is not None:
+        raise InvalidName(f"name {raw!r} is not allowed: {reason}", name=raw)
+    return name
+
+
+def name_problem(name: str) -> str | None:
+    """The reason a (normalised) name is refused, or None when it is fine."""
+    if name in ("", ".", ".."):
+        return "empty, '.' and '..' are not names"
+    if "/" in name:
+        return "contains a path separator"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        return "contains NUL or a control character"
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        return f"longer than {MAX_NAME_BYTES} UTF-8 bytes"
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in name):
+        return "is not valid UTF-8"
+    return None
+
+
+def name_key(name: str) -> str:
+    """Key under which names are unique per folder: NFC, case-folded."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def etag_for_rev(rev: int) -> str:
+    return f'"{rev}"'
+
+
+def rev_from_etag(value: str) -> int | None:
+    value = value.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    return int(value) if value.isdigit() else None

@@ -1,0 +1,244 @@
+"""Snapshots the planner compares (local now, remote now, base = last agreed state) and the
+actions it returns. Pure data: no I/O imports (tests/unit/test_purity.py enforces it).
+
+A file is addressed by `RelPath(folder, name)`: the folder is a direct child of the sync root
+and holds files only (DESIGN §2). Names are the remote (NFC) names; on Linux every name the
+server accepts is also a valid local name, so local and remote names are the same string."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class RelPath(NamedTuple):
+    folder: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.folder}/{self.name}"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: RelPath
+    size: int
+    mtime_ns: int
+    inode: int
+    sha256: str | None = None  # filled by the scanner when size/mtime/inode changed vs base
+
+
+@dataclass(frozen=True)
+class LocalFolder:
+    name: str
+    inode: int
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    path: RelPath
+    file_id: str
+    folder_id: str
+    size: int
+    sha256: str
+    mtime_ns: int
+    rev: int
+
+
+@dataclass(frozen=True)
+class RemoteFolder:
+    name: str
+    folder_id: str
+    rev: int
+
+
+@dataclass(frozen=True)
+class BaseFile:
+    """What both sides held at the last successful sync of this path."""
+
+    path: RelPath
+    file_id: str
+    folder_id: str
+    rev: int
+    sha256: str
+    size: int
+    mtime_ns: int  # local mtime after the sync (what the scanner will see if untouched)
+    inode: int
+
+
+@dataclass(frozen=True)
+class BaseFolder:
+    name: str
+    folder_id: str
+    inode: int
+
+
+@dataclass(frozen=True)
+class LocalTree:
+    files: dict[RelPath, LocalFile] = field(default_factory=dict)
+    folders: dict[str, LocalFolder] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RemoteTree:
+    files: dict[RelPath, RemoteFile] = field(default_factory=dict)
+    folders: dict[str, RemoteFolder] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BaseTree:
+    files: dict[RelPath, BaseFile] = field(default_factory=dict)
+    folders: dict[str, BaseFolder] = field(default_factory=dict)
+
+
+# ---- actions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Download:
+    """Fetch remote content into `remote.path` (new file, or replacing an unchanged local)."""
+
+    remote: RemoteFile
+    replaces: LocalFile | None  # the local file the executor must still find before replacing
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Send local content; `base_rev` None means create (`If-None-Match: *`)."""
+
+    local: LocalFile
+    folder_id: str | None  # None: the folder is created by a MakeRemoteFolder earlier in the plan
+    base_rev: int | None
+
+
+@dataclass(frozen=True)
+class DeleteLocal:
+    """Remote deleted it: move the local file to the Trash (never a bare unlink)."""
+
+    local: LocalFile
+
+
+@dataclass(frozen=True)
+class DeleteRemote:
+    base: BaseFile
+
+
+@dataclass(frozen=True)
+class RenameLocal:
+    """Remote renamed/moved a file the local side did not change: rename it locally."""
+
+    local: LocalFile
+    remote: RemoteFile
+
+
+@dataclass(frozen=True)
+class RenameRemote:
+    """Local renamed/moved a file: rename it on the server (If-Match base rev)."""
+
+    base: BaseFile
+    local: LocalFile
+    folder_id: str | None  # target folder id; None: created by a MakeRemoteFolder earlier
+
+
+@dataclass(frozen=True)
+class KeepBoth:
+    """Both sides changed differently: move the local version to `conflict_name` (it is then
+    uploaded as a new file) and download the remote version into the original path."""
+
+    local: LocalFile
+    remote: RemoteFile
+    conflict_name: str
+
+
+@dataclass(frozen=True)
+class RecordBase:
+    """Both sides hold the same bytes: only the base needs to learn it."""
+
+    local: LocalFile
+    remote: RemoteFile
+
+
+@dataclass(frozen=True)
+class ForgetBase:
+    """Gone on both sides: drop the base entry."""
+
+    path: RelPath
+
+
+@dataclass(frozen=True)
+class MakeLocalFolder:
+    remote: RemoteFolder
+
+
+@dataclass(frozen=True)
+class MakeRemoteFolder:
+    local: LocalFolder
+
+
+@dataclass(frozen=True)
+class RenameLocalFolder:
+    base: BaseFolder
+    remote: RemoteFolder
+
+
+@dataclass(frozen=True)
+class RenameRemoteFolder:
+    base: BaseFolder
+    local: LocalFolder
+
+
+@dataclass(frozen=True)
+class DeleteLocalFolder:
+    """Remote deleted the folder; executed after its files went to the Trash, only if empty."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class DeleteRemoteFolder:
+    base: BaseFolder
+
+
+@dataclass(frozen=True)
+class RecordFolder:
+    """Folder exists on both sides with the same name: base learns the pair."""
+
+    local: LocalFolder
+    remote: RemoteFolder
+
+
+@dataclass(frozen=True)
+class ForgetFolder:
+    name: str
+
+
+Action = (
+    Download
+    | Upload
+    | DeleteLocal
+    | DeleteRemote
+    | RenameLocal
+    | RenameRemote
+    | KeepBoth
+    | RecordBase
+    | ForgetBase
+    | MakeLocalFolder
+    | MakeRemoteFolder
+    | RenameLocalFolder
+    | RenameRemoteFolder
+    | DeleteLocalFolder
+    | DeleteRemoteFolder
+    | RecordFolder
+    | ForgetFolder
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Actions in execution order: folder creates/renames first, then file actions, then
+    folder deletes. `mode` is "mirror" or "backup"."""
+
+    actions: tuple[Action, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.actions)
