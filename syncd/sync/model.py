@@ -26,12 +26,15 @@ class LocalFile:
     mtime_ns: int
     inode: int
     sha256: str | None = None  # filled by the scanner when size/mtime/inode changed vs base
+    # On-disk name when it differs from `path.name` (e.g. NFD from a Mac); not compared.
+    disk_name: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class LocalFolder:
     name: str
     inode: int
+    disk_name: str | None = field(default=None, compare=False)  # as for LocalFile
 
 
 @dataclass(frozen=True)
