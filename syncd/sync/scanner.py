@@ -1,0 +1,299 @@
+"""Builds the LocalTree snapshot of the sync root (DESIGN §2, §4): stat only, never following
+symlinks; SHA-256 only for files whose size/mtime/inode differ from what is already known.
+Everything that is not synced (nested folders, root files, symlinks, special files, bad names,
+unreadable files) is reported as Skipped, never silently dropped."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from syncd.errors import RootMissingError
+from syncd.log import get_logger
+from syncd.protocol import name_problem
+from syncd.sync.ignore import IgnoreRules
+from syncd.sync.model import BaseFile, BaseTree, LocalFile, LocalFolder, LocalTree, RelPath
+
+log = get_logger("syncd.scanner")
+
+CHUNK_BYTES = 1024 * 1024
+NESTED = "not synced: nested folders are not part of the library"
+SYMLINK = "symlink: not followed"
+INVALID_UTF8 = "name is not valid UTF-8"
+
+Hasher = Callable[[Path], tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str  # relative to the root; undecodable bytes shown as \xNN
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    tree: LocalTree
+    skipped: list[Skipped]
+    scanned: frozenset[str] | None = None  # folders rescanned; None: the whole root
+    hashed: int = 0  # files read and hashed by this scan
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """(sha256 hex, bytes read), streamed in 1 MiB chunks. Refuses symlinks and non-regular
+    files at open time, so a swap after the scan's lstat cannot make us follow one."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb", buffering=0) as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        digest = hashlib.sha256()
+        size = 0
+        while chunk := f.read(CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _display(rel_disk: str) -> str:
+    """A printable form of a path that may hold undecodable bytes (surrogate escapes)."""
+    return os.fsencode(rel_disk).decode("utf-8", "backslashreplace")
+
+
+def _valid_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "device" if stat.S_ISBLK(mode) or stat.S_ISCHR(mode) else "unknown type"
+
+
+def _as_local(base: BaseFile) -> LocalFile:
+    return LocalFile(base.path, base.size, base.mtime_ns, base.inode, base.sha256)
+
+
+@dataclass
+class _Scan:
+    root: Path
+    base: BaseTree
+    rules: IgnoreRules
+    previous: LocalTree | None
+    hasher: Hasher
+    files: dict[RelPath, LocalFile] = field(default_factory=dict)
+    folders: dict[str, LocalFolder] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    hashed: int = 0
+    base_by_inode: dict[int, BaseFile] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.base_by_inode = {b.inode: b for b in self.base.files.values()}
+
+    def skip(self, rel_disk: str, reason: str) -> None:
+        self.skipped.append(Skipped(_display(rel_disk), reason))
+
+    def entries(self, directory: Path, prefix: str) -> list[tuple[os.DirEntry[str], str]]:
+        """Entries of `directory` with their NFC names, minus bad and clashing names. On a
+        clash the entry already spelled in NFC wins, so the choice does not depend on order."""
+        with os.scandir(directory) as it:
+            listed = list(it)
+        named: list[tuple[os.DirEntry[str], str]] = []
+        for entry in listed:
+            if not _valid_utf8(entry.name):
+                self.skip(prefix + entry.name, INVALID_UTF8)
+                continue
+            named.append((entry, unicodedata.normalize("NFC", entry.name)))
+        named.sort(key=lambda pair: (pair[0].name != pair[1], pair[0].name))
+        seen: dict[str, str] = {}
+        kept: list[tuple[os.DirEntry[str], str]] = []
+        for entry, nfc in named:
+            if nfc in seen:
+                clash = f"name clashes with {seen[nfc]!r} after Unicode normalisation"
+                self.skip(prefix + entry.name, clash)
+                continue
+            seen[nfc] = entry.name
+            kept.append((entry, nfc))
+        return kept
+
+    def root_entry(self, entry: os.DirEntry[str], nfc: str) -> None:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return  # vanished during the scan: simply absent
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if self.rules.is_ignored(nfc, is_dir=is_dir):
+            return
+        if stat.S_ISLNK(st.st_mode):
+            self.skip(entry.name, SYMLINK)
+        elif stat.S_ISREG(st.st_mode):
+            self.skip(entry.name, NESTED)
+        elif not is_dir:
+            self.skip(entry.name, f"special file ({_special_kind(st.st_mode)}): not synced")
+        elif (problem := name_problem(nfc)) is not None:
+            self.skip(entry.name, f"name not allowed: {problem}")
+        else:
+            self.folder(entry, nfc, st.st_ino)
+
+    def folder(self, entry: os.DirEntry[str], nfc: str, inode: int) -> None:
+        disk = None if entry.name == nfc else entry.name
+        try:
+            children = self.entries(Path(entry.path), entry.name + "/")
+        except (FileNotFoundError, NotADirectoryError):
+            return  # removed or replaced while we looked
+        except OSError as exc:
+            self.skip(entry.name, f"cannot read folder: {exc.strerror or exc}")
+            self.keep_known(nfc)
+            return
+        self.folders[nfc] = LocalFolder(nfc, inode, disk)
+        for child, child_nfc in children:
+            self.child(child, RelPath(nfc, child_nfc), entry.name + "/")
+
+    def keep_known(self, folder: str) -> None:
+        """An unreadable folder keeps what we knew of it: absent would read as deleted."""
+        if self.previous is not None and folder in self.previous.folders:
+            self.folders[folder] = self.previous.folders[folder]
+            known: Iterable[LocalFile] = self.previous.files.values()
+        else:
+            base_folder = self.base.folders.get(folder)
+            if base_folder is not None:
+                self.folders[folder] = LocalFolder(folder, base_folder.inode)
+            known = (_as_local(b) for b in self.base.files.values())
+        self.files.update((f.path, f) for f in known if f.path.folder == folder)
+
+    def child(self, entry: os.DirEntry[str], rel: RelPath, prefix: str) -> None:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        mode = st.st_mode
+        if self.rules.is_ignored(str(rel), is_dir=stat.S_ISDIR(mode)):
+            return
+        if stat.S_ISLNK(mode):
+            self.skip(prefix + entry.name, SYMLINK)
+        elif stat.S_ISDIR(mode):
+            self.skip(prefix + entry.name, NESTED)
+        elif not stat.S_ISREG(mode):
+            self.skip(prefix + entry.name, f"special file ({_special_kind(mode)}): not synced")
+        elif (problem := name_problem(rel.name)) is not None:
+            self.skip(prefix + entry.name, f"name not allowed: {problem}")
+        else:
+            disk = None if entry.name == rel.name else entry.name
+            self.file(Path(entry.path), rel, st, disk, prefix + entry.name)
+
+    def known_sha(self, rel: RelPath, key: tuple[int, int, int]) -> str | None:
+        """The hash we already trust for this exact (size, mtime_ns, inode), if any: the base
+        at this path, the previous scan, or the base entry this inode was renamed from."""
+        b = self.base.files.get(rel)
+        if b is not None and (b.size, b.mtime_ns, b.inode) == key:
+            return b.sha256
+        p = self.previous.files.get(rel) if self.previous is not None else None
+        if p is not None and p.sha256 is not None and (p.size, p.mtime_ns, p.inode) == key:
+            return p.sha256
+        moved = self.base_by_inode.get(key[2])
+        if moved is not None and (moved.size, moved.mtime_ns) == key[:2]:
+            return moved.sha256
+        return None
+
+    def file(
+        self, path: Path, rel: RelPath, st: os.stat_result, disk: str | None, shown: str
+    ) -> None:
+        key = (st.st_size, st.st_mtime_ns, st.st_ino)
+        sha = self.known_sha(rel, key)
+        if sha is None:
+            try:
+                sha, key = self.hash_stable(path, key)
+            except FileNotFoundError:
+                return
+            except PermissionError:
+                self.skip(shown, "cannot read: permission denied (not uploaded)")
+            except OSError as exc:
+                self.skip(shown, f"cannot read: {exc.strerror or exc} (not uploaded)")
+        self.files[rel] = LocalFile(rel, key[0], key[1], key[2], sha, disk)
+
+    def hash_stable(
+        self, path: Path, key: tuple[int, int, int]
+    ) -> tuple[str | None, tuple[int, int, int]]:
+        """Hash, then lstat again: a file written meanwhile gets its new stat and no hash
+        (sha256 None = in flux; it will not settle, so nothing uploads it half-written)."""
+        self.hashed += 1
+        sha, size = self.hasher(path)
+        st = os.lstat(path)
+        after = (st.st_size, st.st_mtime_ns, st.st_ino)
+        if after != key or size != key[0] or not stat.S_ISREG(st.st_mode):
+            log.debug("file_changed_while_hashed", path=str(path))
+            return None, after
+        return sha, key
+
+
+def _list_root(root: Path) -> None:
+    try:
+        st = os.stat(root)
+    except OSError as exc:
+        raise RootMissingError(f"sync root {root} is not reachable: {exc.strerror or exc}") from exc
+    if not stat.S_ISDIR(st.st_mode):
+        raise RootMissingError(f"sync root {root} is not a directory")
+
+
+def scan(
+    root: Path,
+    base: BaseTree,
+    rules: IgnoreRules,
+    *,
+    only: set[str] | None = None,
+    previous: LocalTree | None = None,
+    hasher: Hasher = hash_file,
+) -> ScanResult:
+    """Snapshot the root. With `only` (NFC folder names) and a `previous` tree, only those
+    root-level entries are looked at again; everything else is copied from `previous`."""
+    _list_root(root)
+    if previous is None:
+        only = None  # nothing to copy from: look at everything
+    s = _Scan(root, base, rules, previous, hasher)
+    if only is not None and previous is not None:
+        s.folders.update((n, f) for n, f in previous.folders.items() if n not in only)
+        s.files.update((p, f) for p, f in previous.files.items() if p.folder not in only)
+    try:
+        entries = s.entries(root, "")
+    except OSError as exc:
+        raise RootMissingError(f"sync root {root} cannot be read: {exc.strerror or exc}") from exc
+    for entry, nfc in entries:
+        if only is None or nfc in only:
+            s.root_entry(entry, nfc)
+    scanned = None if only is None else frozenset(only)
+    if only is not None:
+        # Root-level problems outside `only` were reported by earlier scans, not this one.
+        s.skipped = [k for k in s.skipped if _top(k.path) in only]
+    tree = LocalTree(files=s.files, folders=s.folders)
+    return ScanResult(tree=tree, skipped=s.skipped, scanned=scanned, hashed=s.hashed)
+
+
+def _top(shown: str) -> str:
+    return unicodedata.normalize("NFC", shown.split("/", 1)[0])
+
+
+def merge_skipped(previous: list[Skipped], result: ScanResult) -> list[Skipped]:
+    """Skipped entries for the whole root after a partial scan: the rescanned folders' new
+    entries replace theirs, the rest are kept."""
+    if result.scanned is None:
+        return list(result.skipped)
+    kept = [k for k in previous if _top(k.path) not in result.scanned]
+    return kept + list(result.skipped)
+
+
+def disk_path(root: Path, tree: LocalTree, rel: RelPath) -> Path:
+    """Where `rel` lives on disk, honouring on-disk spellings (NFD) the scan found."""
+    folder = tree.folders.get(rel.folder)
+    local = tree.files.get(rel)
+    folder_name = folder.disk_name if folder is not None and folder.disk_name else rel.folder
+    name = local.disk_name if local is not None and local.disk_name else rel.name
+    return root / folder_name / name

@@ -1,0 +1,323 @@
+"""The daemon's durable memory (DESIGN §2, §4): base entries, change-feed cursor, library id,
+name mappings and waiting/blocked/held items, in SQLite (WAL) outside the sync root, with
+versioned migrations. Base changes are committed only after an action succeeded."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+
+from syncd.errors import LocalError
+from syncd.log import get_logger
+from syncd.sync.model import BaseFile, BaseFolder, BaseTree, RelPath
+
+log = get_logger("syncd.statedb")
+
+ItemState = Literal["waiting", "blocked", "held"]
+ITEM_STATES: tuple[ItemState, ...] = ("waiting", "blocked", "held")
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE base_files (
+            folder TEXT NOT NULL, name TEXT NOT NULL, file_id TEXT NOT NULL,
+            folder_id TEXT NOT NULL, rev INTEGER NOT NULL, sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+            PRIMARY KEY (folder, name)
+        );
+        CREATE INDEX base_files_file_id ON base_files (file_id);
+        CREATE TABLE base_folders (
+            name TEXT PRIMARY KEY, folder_id TEXT NOT NULL, inode INTEGER NOT NULL
+        );
+        CREATE TABLE items (
+            path TEXT PRIMARY KEY,
+            state TEXT NOT NULL CHECK (state IN ('waiting', 'blocked', 'held')),
+            reason TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}', updated_at REAL NOT NULL
+        );
+        CREATE TABLE name_mappings (disk_name TEXT PRIMARY KEY, remote_name TEXT NOT NULL);
+        """
+    )
+
+
+# Append only: step N brings the schema from version N to N+1. Never edit a released step.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+
+
+@dataclass(frozen=True)
+class Item:
+    path: str
+    state: ItemState
+    reason: str
+    details: dict[str, Any]
+    updated_at: float  # unix seconds
+
+
+def default_state_path(library_id: str, state_dir: Path | None = None) -> Path:
+    """`sync.state_dir/state.db` when configured, else
+    `$XDG_STATE_HOME/syncd/<library-id>/state.db` (~/.local/state/... by default)."""
+    if state_dir is not None:
+        return state_dir.expanduser() / "state.db"
+    return platformdirs.user_state_path("syncd") / library_id / "state.db"
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = db.execute("SELECT version FROM schema_version").fetchone()
+    version = 0 if row is None else int(row[0])
+    if version > len(MIGRATIONS):
+        raise LocalError(
+            f"state database {path} has schema version {version}, newer than this syncd "
+            f"understands ({len(MIGRATIONS)}): upgrade syncd or move the file away"
+        )
+    for step in range(version, len(MIGRATIONS)):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[step](db)
+            db.execute("DELETE FROM schema_version")
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (step + 1,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        log.info("state_db_migrated", path=str(path), version=step + 1)
+
+
+class StateDB:
+    """One connection, used from one thread at a time (the engine's event loop thread).
+
+    Each write commits on its own unless it runs inside `transaction()`. The base is also
+    held in memory, so `load_base()` is cheap; a rolled-back transaction reloads it."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._db = conn
+        self.path = path
+        self._depth = 0
+        self._base: BaseTree | None = None
+
+    @classmethod
+    def open(cls, path: Path) -> StateDB:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves (explicit transactions).
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL under WAL: a power cut may lose the last commits but never corrupts;
+            # every step is idempotent, so an older base only means re-checking a few paths.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            _migrate(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def schema_version(self) -> int:
+        row = self._db.execute("SELECT version FROM schema_version").fetchone()
+        return int(row[0])
+
+    # ---- transactions -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[StateDB]:
+        """All writes inside commit together or not at all; nests via savepoints."""
+        name = f"sp{self._depth}"
+        self._db.execute("BEGIN IMMEDIATE" if self._depth == 0 else f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield self
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self._db.execute("ROLLBACK")
+            else:
+                self._db.execute(f"ROLLBACK TO {name}")
+                self._db.execute(f"RELEASE {name}")
+            self._base = None  # the in-memory copy saw writes that did not happen
+            raise
+        self._depth -= 1
+        if self._depth > 0:
+            self._db.execute(f"RELEASE {name}")
+            return
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._base = None
+            raise
+
+    # ---- meta ---------------------------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def cursor(self) -> int:
+        """The change-feed cursor the base is consistent with (0: read everything)."""
+        value = self._meta("cursor")
+        return 0 if value is None else int(value)
+
+    def set_cursor(self, cursor: int) -> None:
+        self._set_meta("cursor", str(int(cursor)))
+
+    def library_id(self) -> str | None:
+        return self._meta("library_id")
+
+    def set_library_id(self, library_id: str) -> None:
+        self._set_meta("library_id", library_id)
+
+    def user(self) -> str | None:
+        return self._meta("user")
+
+    def set_user(self, user: str) -> None:
+        self._set_meta("user", user)
+
+    # ---- base ---------------------------------------------------------------------------
+
+    def load_base(self) -> BaseTree:
+        """A copy of the base (callers may keep it; later writes do not change it)."""
+        base = self._cached_base()
+        return BaseTree(files=dict(base.files), folders=dict(base.folders))
+
+    def base_file(self, path: RelPath) -> BaseFile | None:
+        return self._cached_base().files.get(path)
+
+    def base_folder(self, name: str) -> BaseFolder | None:
+        return self._cached_base().folders.get(name)
+
+    def _cached_base(self) -> BaseTree:
+        if self._base is None:
+            files = {
+                RelPath(r[0], r[1]): BaseFile(RelPath(r[0], r[1]), *r[2:])
+                for r in self._db.execute(
+                    "SELECT folder, name, file_id, folder_id, rev, sha256, size, mtime_ns, inode"
+                    " FROM base_files"
+                )
+            }
+            folders = {
+                r[0]: BaseFolder(*r)
+                for r in self._db.execute("SELECT name, folder_id, inode FROM base_folders")
+            }
+            self._base = BaseTree(files=files, folders=folders)
+        return self._base
+
+    def put_file(self, entry: BaseFile) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO base_files"
+            " (folder, name, file_id, folder_id, rev, sha256, size, mtime_ns, inode)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.path.folder,
+                entry.path.name,
+                entry.file_id,
+                entry.folder_id,
+                entry.rev,
+                entry.sha256,
+                entry.size,
+                entry.mtime_ns,
+                entry.inode,
+            ),
+        )
+        if self._base is not None:
+            self._base.files[entry.path] = entry
+
+    def delete_file(self, path: RelPath) -> None:
+        self._db.execute(
+            "DELETE FROM base_files WHERE folder = ? AND name = ?", (path.folder, path.name)
+        )
+        if self._base is not None:
+            self._base.files.pop(path, None)
+
+    def rename_file(self, old: RelPath, new: BaseFile) -> None:
+        with self.transaction():
+            self.delete_file(old)
+            self.put_file(new)
+
+    def put_folder(self, folder: BaseFolder) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO base_folders (name, folder_id, inode) VALUES (?, ?, ?)",
+            (folder.name, folder.folder_id, folder.inode),
+        )
+        if self._base is not None:
+            self._base.folders[folder.name] = folder
+
+    def delete_folder(self, name: str) -> None:
+        """Drops the folder's own entry only; its files' entries go with delete_file."""
+        self._db.execute("DELETE FROM base_folders WHERE name = ?", (name,))
+        if self._base is not None:
+            self._base.folders.pop(name, None)
+
+    def rename_folder(self, old_name: str, new: BaseFolder) -> None:
+        """The folder and every base file in it move to `new.name` (same file entries)."""
+        with self.transaction():
+            self._db.execute("DELETE FROM base_folders WHERE name = ?", (old_name,))
+            self.put_folder(new)
+            if old_name != new.name:
+                self._db.execute(
+                    "UPDATE base_files SET folder = ? WHERE folder = ?", (new.name, old_name)
+                )
+            self._base = None  # cheaper to reload than to re-key in place
+
+    # ---- name mappings ------------------------------------------------------------------
+
+    def put_mapping(self, disk_name: str, remote_name: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO name_mappings (disk_name, remote_name) VALUES (?, ?)",
+            (disk_name, remote_name),
+        )
+
+    def delete_mapping(self, disk_name: str) -> None:
+        self._db.execute("DELETE FROM name_mappings WHERE disk_name = ?", (disk_name,))
+
+    def mappings(self) -> dict[str, str]:
+        """disk name -> remote name."""
+        rows = self._db.execute("SELECT disk_name, remote_name FROM name_mappings")
+        return {str(d): str(r) for d, r in rows}
+
+    # ---- items (status) -----------------------------------------------------------------
+
+    def set_item(
+        self,
+        path: str | RelPath,
+        state: ItemState,
+        reason: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        if state not in ITEM_STATES:
+            raise ValueError(f"item state must be one of {ITEM_STATES}, not {state!r}")
+        self._db.execute(
+            "INSERT OR REPLACE INTO items (path, state, reason, details, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (str(path), state, reason, json.dumps(details or {}), time.time()),
+        )
+
+    def clear_item(self, path: str | RelPath) -> None:
+        self._db.execute("DELETE FROM items WHERE path = ?", (str(path),))
+
+    def items(self, state: ItemState | None = None) -> list[Item]:
+        query = "SELECT path, state, reason, details, updated_at FROM items"
+        params: tuple[str, ...] = ()
+        if state is not None:
+            query, params = query + " WHERE state = ?", (state,)
+        rows = self._db.execute(query + " ORDER BY path", params).fetchall()
+        return [Item(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
