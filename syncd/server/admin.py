@@ -1,0 +1,135 @@
+"""`syncd admin ...`: user management on a data directory. Safe while the server runs: it
+writes through the same SQLite database (WAL), and the server re-reads users per request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from syncd.errors import ApiError
+from syncd.server.db import Db
+from syncd.server.quota import format_size, parse_size
+from syncd.server.users import (
+    DEFAULT_MAX_FILE_BYTES,
+    create_user,
+    list_users,
+    rotate_token,
+    set_quota,
+)
+
+_DATA = click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Server data directory (same as `syncd serve --data`).",
+)
+
+
+class SizeType(click.ParamType[int]):
+    name = "size"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SIZE = SizeType()
+
+
+def _open(data_dir: Path) -> Db:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return Db(data_dir / "library.db")
+
+
+@click.group()
+def admin() -> None:
+    """Manage users of a library server.
+
+    \b
+    Example:
+      syncd admin add-user alice --quota 5GiB --data ./data
+    """
+
+
+@admin.command("add-user")
+@click.argument("name")
+@click.option("--quota", "quota", type=SIZE, required=True, help="Storage limit: 5GiB, 200MiB.")
+@click.option(
+    "--max-file",
+    "max_file",
+    type=SIZE,
+    default=DEFAULT_MAX_FILE_BYTES,
+    show_default="2GiB",
+    help="Largest single file.",
+)
+@_DATA
+def add_user(name: str, quota: int, max_file: int, data_dir: Path) -> None:
+    """Create a user; prints the token once, alone on the last line (only a hash is kept)."""
+    db = _open(data_dir)
+    try:
+        user_id, token = create_user(db, name, quota, max_file)
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        db.close()
+    click.echo(f"created user {name} ({user_id}), quota {format_size(quota)}; token:")
+    click.echo(token)
+
+
+@admin.command("list-users")
+@_DATA
+def list_users_cmd(data_dir: Path) -> None:
+    """List users with usage and limits."""
+    db = _open(data_dir)
+    try:
+        rows = list_users(db)
+    finally:
+        db.close()
+    click.echo(f"{'NAME':<20} {'ID':<20} {'FILES':>7} {'USED':>11} {'LIMIT':>11} {'MAX FILE':>10}")
+    for r in rows:
+        click.echo(
+            f"{r['name']:<20} {r['id']:<20} {r['file_count']:>7} "
+            f"{format_size(r['used_bytes']):>11} {format_size(r['limit_bytes']):>11} "
+            f"{format_size(r['max_file_bytes']):>10}"
+        )
+
+
+@admin.command("set-quota")
+@click.argument("name")
+@click.argument("size", type=SIZE)
+@click.option("--max-file", "max_file", type=SIZE, default=None, help="Also change this.")
+@_DATA
+def set_quota_cmd(name: str, size: int, max_file: int | None, data_dir: Path) -> None:
+    """Change a user's storage limit (applies to the running server at once)."""
+    db = _open(data_dir)
+    try:
+        set_quota(db, name, size, max_file)
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        db.close()
+    click.echo(f"quota of {name} set to {format_size(size)}")
+
+
+@admin.command("rotate-token")
+@click.argument("name")
+@_DATA
+def rotate_token_cmd(name: str, data_dir: Path) -> None:
+    """Replace a user's token; the old one stops working at once. Prints the new token."""
+    db = _open(data_dir)
+    try:
+        token = rotate_token(db, name)
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        db.close()
+    click.echo(f"new token for {name}:")
+    click.echo(token)

@@ -1,0 +1,124 @@
+"""The aiohttp application factory: routes, the error middleware that renders every failure
+as `{"error": {...}}` (ApiError.body()), request counting, periodic feed compaction and
+clean shutdown of long polls and the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from syncd.errors import ApiError, BadRequest, NotFound, ServerError
+from syncd.log import get_logger
+from syncd.server import feed, openapi, routes_changes, routes_files, routes_library, routes_test
+from syncd.server.http import STATE_KEY
+from syncd.server.state import DEFAULT_FEED_KEEP, ServerState
+
+log = get_logger(__name__)
+COMPACT_INTERVAL_S = 60.0
+
+
+def _http_error(exc: web.HTTPException) -> ApiError:
+    """aiohttp's own answers (unknown route, wrong method, body too big) in our format."""
+    error: ApiError
+    if exc.status == 404:
+        error = NotFound("no such route")
+    elif exc.status >= 500:
+        error = ServerError(exc.reason)
+    else:
+        error = BadRequest(exc.reason)
+    error.http_status = exc.status
+    return error
+
+
+def _render(error: ApiError) -> web.Response:
+    headers = {}
+    retry_after = error.details.get("retry_after_s")
+    if error.http_status in (429, 503) and retry_after is not None:
+        headers["Retry-After"] = str(max(0, round(float(retry_after))))
+    if error.http_status == 416 and "size" in error.details:
+        headers["Content-Range"] = f"bytes */{error.details['size']}"
+    return web.json_response(error.body(), status=error.http_status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: routes_test.Handler
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return _render(error)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _render(_http_error(exc))
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception:
+        log.exception("request_failed", method=request.method, path=request.path)
+        return _render(ServerError("internal error; see the server log"))
+    finally:
+        _count(request)
+
+
+def _count(request: web.Request) -> None:
+    user_id = request.get("user_id")
+    route = request.match_info.route.name if request.match_info.route else None
+    if user_id and route:
+        request.app[STATE_KEY].count(user_id, f"route:{route}")
+
+
+async def _compaction(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE_KEY]
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(COMPACT_INTERVAL_S)
+            feed.compact_all(state.db, state.feed_keep)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    app[STATE_KEY].notifier.close()  # in-flight long polls answer now, not after `wait`
+
+
+async def _on_cleanup(app: web.Application) -> None:
+    app[STATE_KEY].close()
+    log.info("database_closed")
+
+
+def create_app(state: ServerState) -> web.Application:
+    middlewares = [error_middleware]
+    if state.test_hooks:
+        middlewares.append(routes_test.fault_middleware)
+    app = web.Application(middlewares=middlewares)
+    app[STATE_KEY] = state
+    app.add_routes(routes_library.routes)
+    app.add_routes(routes_files.routes)
+    app.add_routes(routes_changes.routes)
+    if state.test_hooks:
+        app[routes_test.FAULTS_KEY] = routes_test.Faults()
+        app.add_routes(routes_test.routes)
+    app.router.add_get("/v1/openapi.json", openapi.handler, name="openapi")
+    app.cleanup_ctx.append(_compaction)
+    app.on_shutdown.append(_on_shutdown)
+    app.on_cleanup.append(_on_cleanup)
+    return app
+
+
+def open_app(
+    data_dir: Path, *, test_hooks: bool = False, feed_keep: int = DEFAULT_FEED_KEEP
+) -> web.Application:
+    """Open (or create) the library in `data_dir`, clean crash leftovers, build the app."""
+    state = ServerState.open(data_dir, feed_keep=feed_keep, test_hooks=test_hooks)
+    state.blobs.sweep()
+    return create_app(state)

@@ -1,0 +1,140 @@
+"""SQLite (WAL) metadata store: connection set-up, versioned schema migrations, short write
+transactions, id and time helpers. Every other server module goes through `Db`."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+# Each entry migrates from version i to i+1 (PRAGMA user_version). Append only.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        token_hash TEXT NOT NULL UNIQUE,
+        library_id TEXT NOT NULL,
+        limit_bytes INTEGER NOT NULL,
+        max_file_bytes INTEGER NOT NULL,
+        used_bytes INTEGER NOT NULL DEFAULT 0,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        floor_seq INTEGER NOT NULL DEFAULT 0,
+        created_ns INTEGER NOT NULL
+    );
+    CREATE TABLE folders (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        participant_id TEXT,
+        phone TEXT,
+        display_name TEXT,
+        rev INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        created_ns INTEGER NOT NULL,
+        UNIQUE (user_id, name_key)
+    );
+    CREATE UNIQUE INDEX folders_participant ON folders(user_id, participant_id)
+        WHERE participant_id IS NOT NULL;
+    CREATE INDEX folders_seq ON folders(user_id, seq);
+    CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        folder_id TEXT NOT NULL REFERENCES folders(id),
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        mime TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        created_ns INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        rev INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        UNIQUE (folder_id, name_key)
+    );
+    CREATE INDEX files_seq ON files(user_id, seq);
+    CREATE INDEX files_sha ON files(sha256);
+    CREATE TABLE tombstones (
+        user_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        obj_id TEXT NOT NULL,
+        PRIMARY KEY (user_id, seq)
+    );
+    """,
+]
+
+
+class Db:
+    """One SQLite connection in autocommit mode; writes go through `tx()` (BEGIN IMMEDIATE),
+    so the admin CLI in another process and the server never interleave half-done writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA busy_timeout=10000")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"database schema v{version} is newer than this program (v{len(MIGRATIONS)})"
+            )
+        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # executescript commits first, so run the script and the version bump in one tx.
+            self.conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={target};\nCOMMIT;"
+            )
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; rolled back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def one(self, sql: str, *args: object) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.conn.execute(sql, args).fetchone()
+        return row
+
+    def all(self, sql: str, *args: object) -> list[sqlite3.Row]:
+        return list(self.conn.execute(sql, args).fetchall())
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def new_id(prefix: str) -> str:
+    """Opaque random id, e.g. `fi_k5q...`: unguessable, so ids leak nothing across tenants."""
+    raw = base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()
+    return f"{prefix}_{raw}"
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+def rfc3339(ns: int) -> str:
+    """RFC 3339 UTC with microseconds, e.g. `2026-11-24T09:12:44.123456Z`."""
+    seconds, rest_ns = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest_ns // 1000)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,169 @@
+"""The per-user change feed. State-based: every folder/file row carries the `seq` of its last
+change and deletes leave tombstones, so a cursor yields the current state of everything that
+changed after it. Also: long-poll waiters and compaction (tombstones older than the last N
+seqs are dropped; cursors below that floor answer 410)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass
+from typing import Literal
+
+from syncd.errors import CursorExpired
+from syncd.protocol import Change, ChangesPage
+from syncd.server.db import Db
+from syncd.server.records import file_model, folder_model, folder_stats
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 5000
+
+
+def next_seq(conn: sqlite3.Connection, user_id: str) -> int:
+    """Allocate the user's next seq (inside the caller's write transaction)."""
+    row = conn.execute(
+        "UPDATE users SET last_seq = last_seq + 1 WHERE id=? RETURNING last_seq", (user_id,)
+    ).fetchone()
+    return int(row[0])
+
+
+def tombstone(
+    conn: sqlite3.Connection, user_id: str, kind: Literal["folder", "file"], obj_id: str
+) -> int:
+    seq = next_seq(conn, user_id)
+    conn.execute(
+        "INSERT INTO tombstones (user_id, seq, type, obj_id) VALUES (?,?,?,?)",
+        (user_id, seq, kind, obj_id),
+    )
+    return seq
+
+
+def compact(db: Db, user_id: str, keep: int) -> int:
+    """Forget deletes older than the last `keep` seqs; returns the new floor."""
+    with db.tx() as conn:
+        row = conn.execute(
+            "SELECT last_seq, floor_seq FROM users WHERE id=?", (user_id,)
+        ).fetchone()
+        floor = max(int(row["floor_seq"]), int(row["last_seq"]) - max(0, keep))
+        conn.execute("UPDATE users SET floor_seq=? WHERE id=?", (floor, user_id))
+        conn.execute("DELETE FROM tombstones WHERE user_id=? AND seq<=?", (user_id, floor))
+    return floor
+
+
+def compact_all(db: Db, keep: int) -> None:
+    for row in db.all("SELECT id FROM users"):
+        compact(db, row["id"], keep)
+
+
+@dataclass
+class _Item:
+    seq: int
+    change: Change
+
+
+def read_page(db: Db, user_id: str, cursor: int, limit: int) -> ChangesPage:
+    """One page of changes after `cursor` (0 = the whole library, folders first)."""
+    user = db.one("SELECT last_seq, floor_seq FROM users WHERE id=?", user_id)
+    if user is None:
+        raise CursorExpired("the user no longer exists")
+    head, floor = int(user["last_seq"]), int(user["floor_seq"])
+    if cursor < 0 or cursor > head or (0 < cursor < floor):
+        raise CursorExpired(
+            f"cursor {cursor} is no longer available; re-read from cursor 0",
+            cursor=cursor,
+            oldest_cursor=floor,
+        )
+    stats = folder_stats(db, user_id)
+    folders = db.all(
+        "SELECT * FROM folders WHERE user_id=? AND seq>? ORDER BY seq", user_id, cursor
+    )
+    folder_items = [
+        _Item(r["seq"], _upsert("folder", r["id"], r["seq"], folder_model(r, stats)))
+        for r in folders
+    ]
+    files = db.all(
+        "SELECT * FROM files WHERE user_id=? AND seq>? ORDER BY seq LIMIT ?",
+        user_id,
+        cursor,
+        limit + 1,
+    )
+    file_items = [_Item(r["seq"], _upsert("file", r["id"], r["seq"], file_model(r))) for r in files]
+    tombs: list[_Item] = []
+    if cursor > 0:
+        rows = db.all(
+            "SELECT * FROM tombstones WHERE user_id=? AND seq>? ORDER BY seq LIMIT ?",
+            user_id,
+            cursor,
+            limit + 1,
+        )
+        tombs = [
+            _Item(r["seq"], Change(seq=r["seq"], type=r["type"], op="delete", id=r["obj_id"]))
+            for r in rows
+        ]
+    if cursor == 0:
+        return _snapshot_page(folder_items, file_items, head, limit)
+    return _delta_page(folder_items, file_items, tombs, head, limit)
+
+
+def _upsert(kind: Literal["folder", "file"], obj_id: str, seq: int, obj: object) -> Change:
+    return Change.model_validate(
+        {"seq": seq, "type": kind, "op": "upsert", "id": obj_id, "object": obj}
+    )
+
+
+def _snapshot_page(folders: list[_Item], files: list[_Item], head: int, limit: int) -> ChangesPage:
+    """Every folder on the first page (a client must know a file's folder before the
+    file); files fill the page up to `limit`, in seq order so a seq cursor resumes it."""
+    room = max(1, limit - len(folders))
+    page_files = files[:room]
+    more = len(files) > room
+    cursor = page_files[-1].seq if more else head
+    changes = [i.change for i in folders] + [i.change for i in page_files]
+    return ChangesPage(cursor=cursor, more=more, changes=changes)
+
+
+def _delta_page(
+    folders: list[_Item], files: list[_Item], tombs: list[_Item], head: int, limit: int
+) -> ChangesPage:
+    merged = sorted(folders + files + tombs, key=lambda i: i.seq)
+    page, more = merged[:limit], len(merged) > limit
+    cursor = page[-1].seq if more else head
+    # A changed file whose folder also changed later must not reach the client before its
+    # folder does: put that folder's upsert in front of it (it repeats later; harmless).
+    by_id = {i.change.id: i for i in folders}
+    sent: set[str] = set()
+    changes: list[Change] = []
+    for item in page:
+        obj = item.change.object
+        folder_id = getattr(obj, "folder_id", None) if item.change.type == "file" else None
+        if folder_id in by_id and folder_id not in sent:
+            changes.append(by_id[folder_id].change)
+            sent.add(folder_id)
+        if item.change.type == "folder":
+            sent.add(item.change.id)
+        changes.append(item.change)
+    return ChangesPage(cursor=cursor, more=more, changes=changes)
+
+
+class Notifier:
+    """Wakes long polls of a user the moment any request changes that user's library."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+        self.closing = False
+
+    def event(self, user_id: str) -> asyncio.Event:
+        if user_id not in self._events:
+            self._events[user_id] = asyncio.Event()
+        return self._events[user_id]
+
+    def notify(self, user_id: str) -> None:
+        event = self._events.pop(user_id, None)
+        if event is not None:
+            event.set()
+
+    def close(self) -> None:
+        """Shutdown: release every waiter so in-flight long polls finish at once."""
+        self.closing = True
+        for user_id in list(self._events):
+            self.notify(user_id)

@@ -1,0 +1,36 @@
+"""The change feed route: `GET /v1/changes?cursor=&limit=&wait=` with long polling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiohttp import web
+
+from syncd.protocol import MAX_WAIT_S
+from syncd.server import feed
+from syncd.server.http import auth, model_response, query_int, state_of
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/v1/changes", name="changes")
+async def changes(request: web.Request) -> web.Response:
+    user = auth(request)
+    state = state_of(request)
+    cursor = query_int(request, "cursor", 0, 0, 2**62)
+    limit = query_int(request, "limit", feed.DEFAULT_LIMIT, 1, feed.MAX_LIMIT)
+    wait_s = query_int(request, "wait", 0, 0, MAX_WAIT_S)
+    deadline = time.monotonic() + wait_s
+    while True:
+        # Take the event before reading, so a change between the read and the wait still
+        # wakes us (notify() sets the event we hold).
+        event = state.notifier.event(user["id"])
+        page = feed.read_page(state.db, user["id"], cursor, limit)
+        remaining = deadline - time.monotonic()
+        if page.changes or page.more or remaining <= 0 or state.notifier.closing:
+            return model_response(page)
+        try:
+            await asyncio.wait_for(event.wait(), timeout=remaining)
+        except TimeoutError:
+            return model_response(feed.read_page(state.db, user["id"], cursor, limit))

@@ -1,0 +1,98 @@
+"""Routes for health, the account and folders (DESIGN §3)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from syncd import __version__
+from syncd.protocol import Account, Quota, User, etag_for_rev
+from syncd.server import folders
+from syncd.server.http import (
+    auth,
+    json_body,
+    model_response,
+    precondition,
+    required_str,
+    state_of,
+)
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/v1/health", name="health")
+async def health(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "version": __version__})
+
+
+@routes.get("/v1/account", name="account")
+async def account(request: web.Request) -> web.Response:
+    user = auth(request)
+    db = state_of(request).db
+    counts_row = db.one(
+        "SELECT (SELECT COUNT(*) FROM files WHERE user_id=?) AS files,"
+        " (SELECT COUNT(*) FROM folders WHERE user_id=?) AS folders",
+        user["id"],
+        user["id"],
+    )
+    by_kind = dict.fromkeys(("image", "audio", "video", "document"), 0)
+    for row in db.all(
+        "SELECT kind, SUM(size) AS b FROM files WHERE user_id=? GROUP BY kind", user["id"]
+    ):
+        by_kind[row["kind"]] = int(row["b"])
+    return model_response(
+        Account(
+            user=User(id=user["id"], name=user["name"]),
+            library_id=user["library_id"],
+            quota=Quota(
+                used_bytes=user["used_bytes"],
+                limit_bytes=user["limit_bytes"],
+                max_file_bytes=user["max_file_bytes"],
+            ),
+            counts={"files": int(counts_row["files"]), "folders": int(counts_row["folders"])}
+            if counts_row
+            else {},
+            by_kind=by_kind,
+        )
+    )
+
+
+@routes.get("/v1/folders", name="list_folders")
+async def list_folders(request: web.Request) -> web.Response:
+    user = auth(request)
+    items = folders.list_folders(state_of(request), user["id"])
+    return web.json_response({"folders": [f.model_dump(mode="json") for f in items]})
+
+
+@routes.post("/v1/folders", name="create_folder")
+async def create_folder(request: web.Request) -> web.Response:
+    user = auth(request)
+    name = required_str(await json_body(request), "name")
+    folder = folders.create_folder(state_of(request), user["id"], name)
+    return model_response(folder, 201, {"ETag": etag_for_rev(folder.rev)})
+
+
+@routes.get("/v1/folders/{folder_id}", name="get_folder")
+async def get_folder(request: web.Request) -> web.Response:
+    user = auth(request)
+    folder = folders.get_folder(state_of(request), user["id"], request.match_info["folder_id"])
+    return model_response(folder, headers={"ETag": etag_for_rev(folder.rev)})
+
+
+@routes.patch("/v1/folders/{folder_id}", name="patch_folder")
+async def patch_folder(request: web.Request) -> web.Response:
+    user = auth(request)
+    pre = precondition(request)
+    name = required_str(await json_body(request), "name")
+    folder = folders.rename_folder(
+        state_of(request), user["id"], request.match_info["folder_id"], name, pre
+    )
+    return model_response(folder, headers={"ETag": etag_for_rev(folder.rev)})
+
+
+@routes.delete("/v1/folders/{folder_id}", name="delete_folder")
+async def delete_folder(request: web.Request) -> web.Response:
+    user = auth(request)
+    folders.delete_folder(
+        state_of(request), user["id"], request.match_info["folder_id"], precondition(request)
+    )
+    return web.Response(status=204)

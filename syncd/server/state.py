@@ -1,0 +1,56 @@
+"""The server's shared state (database, blob store, quotas, feed notifier, settings), one per
+running app; handlers and the ingest code reach everything through it."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from syncd.server.db import Db
+from syncd.server.feed import Notifier
+from syncd.server.quota import Quotas
+from syncd.server.storage import BlobStore
+
+DEFAULT_FEED_KEEP = 10_000
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """If-Match / If-None-Match of a mutation, parsed."""
+
+    if_match: int | None = None  # replace/modify only this rev
+    if_match_any: bool = False  # `If-Match: *`: must exist
+    if_none_match_any: bool = False  # `If-None-Match: *`: must not exist
+
+
+NO_PRECONDITION = Precondition()
+
+
+@dataclass
+class ServerState:
+    data_dir: Path
+    db: Db
+    blobs: BlobStore
+    quotas: Quotas
+    notifier: Notifier
+    feed_keep: int = DEFAULT_FEED_KEEP
+    test_hooks: bool = False
+    # Per-user request/transfer counters (exposed only with --test-hooks).
+    counters: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    @classmethod
+    def open(
+        cls, data_dir: Path, *, feed_keep: int = DEFAULT_FEED_KEEP, test_hooks: bool = False
+    ) -> ServerState:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db = Db(data_dir / "library.db")
+        blobs = BlobStore(data_dir, db)
+        return cls(data_dir, db, blobs, Quotas(db), Notifier(), feed_keep, test_hooks)
+
+    def count(self, user_id: str, key: str, amount: int = 1) -> None:
+        self.counters[user_id][key] += amount
+
+    def close(self) -> None:
+        self.notifier.close()
+        self.db.close()
