@@ -14,7 +14,7 @@ from aiohttp import web
 from syncd.errors import ApiError, BadRequest, NotFound, ServerError
 from syncd.log import get_logger
 from syncd.server import feed, openapi, routes_changes, routes_files, routes_library, routes_test
-from syncd.server.http import STATE_KEY
+from syncd.server.http import STATE_KEY, USER_ID_KEY
 from syncd.server.state import DEFAULT_FEED_KEEP, ServerState
 
 log = get_logger(__name__)
@@ -66,7 +66,7 @@ async def error_middleware(
 
 
 def _count(request: web.Request) -> None:
-    user_id = request.get("user_id")
+    user_id = request.get(USER_ID_KEY)
     route = request.match_info.route.name if request.match_info.route else None
     if user_id and route:
         request.app[STATE_KEY].count(user_id, f"route:{route}")

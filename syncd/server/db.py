@@ -72,6 +72,50 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (user_id, seq)
     );
     """,
+    # v2 (ingest, share links): webhook hooks with their secrets, the persistent fetch queue
+    # which is also the (hook, message id) dedupe record, ingest outcomes, server secrets.
+    """
+    CREATE TABLE ingest_hooks (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        type TEXT NOT NULL,
+        config TEXT NOT NULL,
+        created_ns INTEGER NOT NULL
+    );
+    CREATE TABLE ingest_jobs (
+        hook_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        raw_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        job TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_ns INTEGER NOT NULL,
+        file_id TEXT,
+        revoked_ns INTEGER,
+        created_ns INTEGER NOT NULL,
+        PRIMARY KEY (hook_id, message_id)
+    );
+    CREATE INDEX ingest_jobs_due ON ingest_jobs(state, next_ns);
+    CREATE INDEX ingest_jobs_raw ON ingest_jobs(hook_id, raw_id);
+    CREATE INDEX ingest_jobs_file ON ingest_jobs(file_id);
+    CREATE TABLE ingest_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT NOT NULL,
+        hook_id TEXT,
+        message_id TEXT,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        file_id TEXT,
+        sender TEXT,
+        created_ns INTEGER NOT NULL
+    );
+    CREATE INDEX ingest_events_user ON ingest_events(user_id, id);
+    CREATE TABLE server_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -17,6 +17,7 @@ from syncd.server.state import Precondition, ServerState
 from syncd.server.users import user_by_token
 
 STATE_KEY = web.AppKey("syncd_state", ServerState)
+USER_ID_KEY = web.RequestKey("syncd_user_id", str)
 
 
 def state_of(request: web.Request) -> ServerState:
@@ -33,7 +34,7 @@ def auth(request: web.Request) -> sqlite3.Row:
     user = user_by_token(state_of(request).db, token.strip())
     if user is None:
         raise Unauthorized("invalid token")
-    request["user_id"] = user["id"]
+    request[USER_ID_KEY] = user["id"]
     return user
 
 

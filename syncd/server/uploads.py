@@ -21,7 +21,7 @@ from syncd.server.state import NO_PRECONDITION, Precondition, ServerState
 from syncd.server.storage import ShortBody
 
 log = get_logger(__name__)
-_SHA256_ITEM = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+/=]*):", re.I)
+_SHA256_ITEM = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([^:]*):", re.I)
 
 
 def parse_repr_digest(header: str | None) -> bytes | None:
