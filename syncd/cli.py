@@ -28,6 +28,11 @@ def _register() -> None:
     cli.add_command(serve)
     cli.add_command(admin)
 
+    from syncd.ops_commands import check_config, init, pause, resume, status
+
+    for command in (check_config, status, pause, resume, init):
+        cli.add_command(command)
+
 
 def main() -> None:
     _register()

@@ -1,23 +1,61 @@
 """Daemon configuration: one pydantic-settings model read from TOML with SYNCD_* env overrides
-(DESIGN §6). Precedence: flags > env > file > defaults."""
+(DESIGN §6). Precedence: flags > env > file > defaults. Also token resolution and the
+permission check that refuses secret-bearing files other users can read (DESIGN §5 rule 5)."""
 
 from __future__ import annotations
 
+import contextvars
+import os
+import stat
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import platformdirs
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from syncd.errors import ConfigError
+
+CREDENTIAL_NAME = "syncd-token"
 
 
-class ServerSection(BaseModel):
+def _expand(path: Path) -> Path:
+    return path.expanduser()
+
+
+# `~` is expanded at load time so every consumer sees an absolute-ish path.
+UserPath = Annotated[Path, AfterValidator(_expand)]
+
+
+class _Section(BaseModel):
+    # forbid: a typo such as `transfer = 3` must fail loudly, not be silently ignored;
+    # validate_default: defaults go through the same validators (`~` expansion).
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ServerSection(_Section):
     url: str = "http://127.0.0.1:8750"
-    token_file: Path | None = None
+    token_file: UserPath | None = None
     token: SecretStr | None = None  # least safe: prefer token_file or systemd credentials
 
 
-class SyncSection(BaseModel):
-    root: Path = Path("~/WhatsApp Media")
+class SyncSection(_Section):
+    root: UserPath = Path("~/WhatsApp Media")
     mode: Literal["mirror", "backup"] = "mirror"
     transfers: int = Field(4, ge=1, le=64)
     max_delete: int = Field(50, ge=0)
@@ -26,12 +64,28 @@ class SyncSection(BaseModel):
     max_wait_s: float = Field(2.0, ge=0)
     rescan_interval_s: float = Field(300.0, gt=0)
     ignore: list[str] = Field(default_factory=list)
-    state_dir: Path | None = None  # default: $XDG_STATE_HOME/syncd/<library-id>
+    state_dir: UserPath | None = None  # default: $XDG_STATE_HOME/syncd/<library-id>
 
 
-class LogSection(BaseModel):
+class LogSection(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "console", "json"] = "auto"
+
+
+class NotifySection(_Section):
+    enabled: bool = True
+    min_interval_s: float = Field(300.0, ge=0)
+
+
+class StatusSection(_Section):
+    socket: UserPath | None = None  # default: $XDG_RUNTIME_DIR/syncd/<hash of config path>.sock
+
+
+# load_settings() tells settings_customise_sources which TOML file to read; a ContextVar
+# keeps that per call (and per thread/task) without a global.
+_TOML_PATH: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "syncd_toml_path", default=None
+)
 
 
 class Settings(BaseSettings):
@@ -42,3 +96,154 @@ class Settings(BaseSettings):
     server: ServerSection = Field(default_factory=ServerSection)
     sync: SyncSection = Field(default_factory=SyncSection)
     log: LogSection = Field(default_factory=LogSection)
+    notify: NotifySection = Field(default_factory=NotifySection)
+    status: StatusSection = Field(default_factory=StatusSection)
+
+    _config_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def config_path(self) -> Path | None:
+        """The TOML file these settings were read from (None: defaults/env only)."""
+        return self._config_path
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _TOML_PATH.get()
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+def default_config_path() -> Path:
+    """`$XDG_CONFIG_HOME/syncd/config.toml` (platformdirs honours XDG_CONFIG_HOME)."""
+    return platformdirs.user_config_path("syncd") / "config.toml"
+
+
+def check_private_file(path: Path, what: str) -> None:
+    """Refuse a secret-bearing file that group or others may read or write."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{what} {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o}); "
+            f"run: chmod 600 {path}"
+        )
+
+
+def _nest(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Accept {"sync.root": x} or {"sync": {"root": x}}; drop None (flag not given)."""
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            section = nested.setdefault(key, {})
+            section.update({k: v for k, v in value.items() if v is not None})
+            continue
+        section_name, _, field = key.partition(".")
+        if not field:
+            nested[key] = value
+        else:
+            nested.setdefault(section_name, {})[field] = value
+    return nested
+
+
+def _describe(error: ErrorDetails) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "config"
+    ctx = error.get("ctx") or {}
+    got = error.get("input")
+    kind = error["type"]
+    bounds = {
+        "greater_than_equal": (">=", "ge"),
+        "greater_than": (">", "gt"),
+        "less_than_equal": ("<=", "le"),
+        "less_than": ("<", "lt"),
+    }
+    if kind in bounds:
+        op, name = bounds[kind]
+        return f"{key}: must be {op} {ctx.get(name)} (got {got!r})"
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key"
+    if kind == "literal_error":
+        return f"{key}: must be one of {ctx.get('expected')} (got {got!r})"
+    return f"{key}: {error['msg'][:1].lower()}{error['msg'][1:]} (got {got!r})"
+
+
+def load_settings(
+    config_path: Path | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Read settings: flags (overrides) > env SYNCD_<SECTION>__<KEY> > TOML file > defaults.
+
+    An explicit config_path must exist; the default one is optional. Raises ConfigError with
+    one message naming the bad key(s)."""
+    explicit = config_path is not None
+    path = (config_path or default_config_path()).expanduser()
+    if path.exists():
+        check_private_file(path, "config file")
+    elif explicit:
+        raise ConfigError(f"config file {path} does not exist (create one with `syncd init`)")
+    token = _TOML_PATH.set(path if path.exists() else None)
+    try:
+        settings = Settings(**_nest(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe(e) for e in exc.errors())) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+    finally:
+        _TOML_PATH.reset(token)
+    settings._config_path = path.resolve() if path.exists() else None
+    return settings
+
+
+def credential_path() -> Path | None:
+    """systemd LoadCredential= location of the token, when the service manager provides one."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    return Path(directory) / CREDENTIAL_NAME if directory else None
+
+
+def token_source(settings: Settings) -> str:
+    """Where resolve_token() will take the token from (for check-config; never the token)."""
+    if settings.server.token_file is not None:
+        return f"server.token_file ({settings.server.token_file})"
+    cred = credential_path()
+    if cred is not None and cred.exists():
+        return f"systemd credential ({cred})"
+    if settings.server.token is not None:
+        return "server.token (inline in config/env: least safe)"
+    return "none"
+
+
+def resolve_token(settings: Settings) -> str:
+    """The bearer token: token_file, else $CREDENTIALS_DIRECTORY/syncd-token, else token."""
+    if settings.server.token_file is not None:
+        path = settings.server.token_file
+        check_private_file(path, "server.token_file:")
+        return _non_empty(path.read_text(encoding="utf-8").strip(), f"server.token_file {path}")
+    cred = credential_path()
+    if cred is not None and cred.exists():
+        # systemd creates credentials 0400 for the service user; no mode check needed.
+        return _non_empty(cred.read_text(encoding="utf-8").strip(), f"credential {cred}")
+    if settings.server.token is not None:
+        return _non_empty(settings.server.token.get_secret_value().strip(), "server.token")
+    raise ConfigError(
+        "server.token_file: no token configured (set server.token_file, provide the systemd "
+        f"credential {CREDENTIAL_NAME}, or set server.token)"
+    )
+
+
+def _non_empty(token: str, where: str) -> str:
+    if not token:
+        raise ConfigError(f"{where}: token is empty")
+    return token

@@ -159,3 +159,9 @@ def api_error_from_body(status: int, body: object) -> ApiError:
     error = cls(message, **details)
     error.http_status = status
     return error
+
+
+class DaemonNotRunning(LocalError):
+    """No sync daemon answers on the status socket; `syncd status|pause|resume` exit 3."""
+
+    exit_code: ClassVar[int] = 3

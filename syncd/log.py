@@ -14,16 +14,33 @@ import structlog
 _SECRET_KEYS = re.compile(
     r"(token|authorization|secret|password|api_key|apikey|hmac|signature|cookie)", re.I
 )
-_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
+_BEARER = re.compile(r"((?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.I)
+# `api_key=abc`, `"token": "abc"` inside free text (messages, exception strings, URLs).
+_INLINE = re.compile(
+    r"((?:token|secret|password|api_?key|hmac_?key|signature|access_token)[\"']?\s*[=:]\s*"
+    r"[\"']?)[^\s\"'&,;}]+",
+    re.I,
+)
 REDACTED = "[redacted]"
+
+
+def redact_text(text: str) -> str:
+    """Blank bearer tokens and `key=value` secrets inside a free-form string."""
+    return _INLINE.sub(r"\1" + REDACTED, _BEARER.sub(r"\1" + REDACTED, text))
 
 
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
-        return _BEARER.sub(r"\1" + REDACTED, value)
+        return redact_text(value)
     if isinstance(value, dict):
-        return {k: REDACTED if _SECRET_KEYS.search(str(k)) else _redact_value(v)
-                for k, v in value.items()}
+        return {
+            k: REDACTED if _SECRET_KEYS.search(str(k)) else _redact_value(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set):
+        return [_redact_value(v) for v in value]
+    if isinstance(value, bytes | bytearray):
+        return _redact_value(bytes(value).decode("utf-8", "replace"))
     return value
 
 
@@ -40,7 +57,10 @@ def redact_secrets(
 
 
 def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
-    """Configure structlog once per process."""
+    """Configure structlog once per process.
+
+    Exceptions are formatted to text *before* redaction (plain tracebacks, never locals), so
+    a secret inside an exception message or a local variable cannot reach the output."""
     stream = stream or sys.stderr
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     renderer: Any = (
@@ -53,8 +73,8 @@ def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> Non
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_secrets,
             structlog.processors.format_exc_info,
+            redact_secrets,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(

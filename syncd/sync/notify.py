@@ -1,0 +1,94 @@
+"""Desktop notifications through `notify-send` for things the user must act on (files waiting
+for quota, held deletes), rate-limited per kind; a silent no-op where notify-send is absent."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+
+from syncd.log import get_logger
+
+Runner = Callable[[Sequence[str]], object]
+Clock = Callable[[], float]
+
+log = get_logger(__name__)
+
+
+def _spawn(argv: Sequence[str]) -> object:
+    # Fire and forget: a notification must never block the sync loop.
+    return subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _size(n_bytes: int) -> str:
+    value = float(n_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+class DesktopNotifier:
+    """At most one notification per kind every min_interval_s. The clock, the runner (spawns
+    argv) and `which` (finds notify-send) are injectable for tests."""
+
+    def __init__(
+        self,
+        min_interval_s: float = 300.0,
+        *,
+        enabled: bool = True,
+        clock: Clock = time.monotonic,
+        runner: Runner | None = None,
+        which: Callable[[str], str | None] = shutil.which,
+    ) -> None:
+        self.min_interval_s = min_interval_s
+        self._clock = clock
+        self._runner = runner or _spawn
+        self._executable = which("notify-send") if enabled else None
+        self._last_sent: dict[str, float] = {}
+
+    @property
+    def available(self) -> bool:
+        return self._executable is not None
+
+    def notify(self, kind: str, title: str, body: str, urgency: str = "normal") -> bool:
+        """Send unless a notification of this kind went out less than min_interval_s ago."""
+        if self._executable is None:
+            return False
+        now = self._clock()
+        last = self._last_sent.get(kind)
+        if last is not None and now - last < self.min_interval_s:
+            return False
+        argv = [self._executable, "--app-name=syncd", f"--urgency={urgency}", title, body]
+        try:
+            self._runner(argv)
+        except OSError as exc:
+            log.warning("notification_failed", kind=kind, error=str(exc))
+            return False
+        self._last_sent[kind] = now
+        return True
+
+    def over_quota(self, path: str, needed_bytes: int, free_bytes: int) -> bool:
+        return self.notify(
+            "over_quota",
+            "syncd: file waiting for space",
+            f"{path} needs {_size(needed_bytes)}, {_size(free_bytes)} free. "
+            "Free space in the library; it will upload then.",
+        )
+
+    def held_deletes(self, count: int) -> bool:
+        return self.notify(
+            "held_deletes",
+            f"syncd: {count} deletes held",
+            f"{count} files deleted locally were not deleted on the server. "
+            "Run `syncd approve` to delete them or `syncd restore` to bring them back.",
+            urgency="critical",
+        )

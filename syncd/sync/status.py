@@ -1,0 +1,345 @@
+"""Live daemon status: the in-memory StatusBoard the engine mutates, the Unix-socket JSON server
+that answers `syncd status`/`pause`/`resume`, and the small blocking client the CLI uses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from syncd import __version__
+from syncd.config import Settings, default_config_path
+from syncd.errors import DaemonNotRunning, LocalError
+from syncd.log import get_logger
+
+State = Literal["idle", "syncing", "paused", "offline", "stopped", "error"]
+STATES: tuple[str, ...] = ("idle", "syncing", "paused", "offline", "stopped", "error")
+COMMANDS = ("status", "pause", "resume", "approve", "restore")
+MAX_ERRORS = 20
+MAX_REQUEST_BYTES = 64 * 1024
+QUERY_TIMEOUT_S = 3.0
+
+log = get_logger(__name__)
+
+# ---------------------------------------------------------------- socket location
+
+
+def runtime_dir() -> Path:
+    """$XDG_RUNTIME_DIR/syncd; without it /run/user/<uid>/syncd, else a per-user dir in /tmp."""
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return Path(os.environ["XDG_RUNTIME_DIR"]) / "syncd"
+    run_user = Path(f"/run/user/{os.getuid()}")
+    if run_user.is_dir():
+        return run_user / "syncd"
+    return Path(tempfile.gettempdir()) / f"syncd-{os.getuid()}"
+
+
+def socket_path_for(config_path: Path) -> Path:
+    """One socket per config file, so several daemons can run side by side."""
+    digest = hashlib.sha1(str(config_path.expanduser().resolve()).encode(), usedforsecurity=False)
+    return runtime_dir() / f"{digest.hexdigest()[:12]}.sock"
+
+
+def socket_path_for_settings(settings: Settings) -> Path:
+    """The daemon's socket: [status] socket if set, else derived from the config file path
+    (the default config path when the settings came from defaults/env only)."""
+    return settings.status.socket or socket_path_for(settings.config_path or default_config_path())
+
+
+# ---------------------------------------------------------------- the board
+
+
+@dataclass
+class Transfer:
+    path: str
+    direction: str  # "up" | "down"
+    bytes_total: int
+    bytes_done: int = 0
+    started_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class WaitingFile:
+    path: str
+    needed_bytes: int
+    free_bytes: int
+
+
+@dataclass(frozen=True)
+class ErrorEntry:
+    at: float
+    path: str
+    reason: str
+
+
+class StatusBoard:
+    """Everything `syncd status` shows. The engine mutates it; snapshot() is JSON-able.
+    A lock makes it safe to update from the watcher thread as well as the event loop."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "",
+        config_path: Path | None = None,
+        root: Path | None = None,
+        mode: str = "mirror",
+    ) -> None:
+        self._lock = threading.Lock()
+        self.info: dict[str, Any] = {
+            "name": name,
+            "config_path": str(config_path) if config_path else None,
+            "root": str(root) if root else None,
+            "mode": mode,
+            "pid": os.getpid(),
+            "version": __version__,
+            "started_at": time.time(),
+        }
+        self.state: State = "idle"
+        self.reason = ""
+        self.used_bytes: int | None = None
+        self.limit_bytes: int | None = None
+        self.queue: dict[str, int] = {}
+        self.transfers: dict[str, Transfer] = {}
+        self.waiting: dict[str, WaitingFile] = {}
+        self.held_deletes: list[str] = []
+        self.not_synced: dict[str, str] = {}
+        self.errors: deque[ErrorEntry] = deque(maxlen=MAX_ERRORS)
+        self.last_sync_at: float | None = None
+
+    def set_state(self, state: State, reason: str = "") -> None:
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r}")
+        with self._lock:
+            self.state, self.reason = state, reason
+
+    def set_usage(self, used_bytes: int, limit_bytes: int | None) -> None:
+        with self._lock:
+            self.used_bytes, self.limit_bytes = used_bytes, limit_bytes
+
+    def set_queue(self, **lengths: int) -> None:
+        """e.g. set_queue(uploads=3, downloads=0, deletes=1, rescans=2)."""
+        with self._lock:
+            self.queue.update(lengths)
+
+    def transfer_started(self, path: str, direction: str, total_bytes: int) -> None:
+        """direction: "up" or "down" (matches syncd.sync.executor.Reporter)."""
+        with self._lock:
+            self.transfers[path] = Transfer(path, direction, total_bytes)
+
+    def transfer_progress(self, path: str, done_bytes: int) -> None:
+        with self._lock:
+            if path in self.transfers:
+                self.transfers[path].bytes_done = done_bytes
+
+    def transfer_finished(self, path: str) -> None:
+        with self._lock:
+            self.transfers.pop(path, None)
+
+    def set_waiting(self, path: str, needed_bytes: int, free_bytes: int) -> None:
+        """A file kept local because it does not fit the quota (DESIGN §4 quota before push)."""
+        with self._lock:
+            self.waiting[path] = WaitingFile(path, needed_bytes, free_bytes)
+
+    def clear_waiting(self, path: str | None = None) -> None:
+        with self._lock:
+            if path is None:
+                self.waiting.clear()
+            else:
+                self.waiting.pop(path, None)
+
+    def set_held_deletes(self, paths: list[str]) -> None:
+        with self._lock:
+            self.held_deletes = list(paths)
+
+    def set_not_synced(self, path: str, reason: str) -> None:
+        with self._lock:
+            self.not_synced[path] = reason
+
+    def clear_not_synced(self, path: str | None = None) -> None:
+        with self._lock:
+            if path is None:
+                self.not_synced.clear()
+            else:
+                self.not_synced.pop(path, None)
+
+    def add_error(self, path: str, reason: str, at: float | None = None) -> None:
+        with self._lock:
+            self.errors.append(ErrorEntry(time.time() if at is None else at, path, reason))
+
+    def synced(self, at: float | None = None) -> None:
+        with self._lock:
+            self.last_sync_at = time.time() if at is None else at
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                **self.info,
+                "state": self.state,
+                "reason": self.reason,
+                "usage": {"used_bytes": self.used_bytes, "limit_bytes": self.limit_bytes},
+                "queue": dict(self.queue),
+                "transfers": [asdict(t) for t in self.transfers.values()],
+                "waiting": [asdict(w) for w in self.waiting.values()],
+                "held_deletes": {"count": len(self.held_deletes), "paths": list(self.held_deletes)},
+                "not_synced": [{"path": p, "reason": r} for p, r in self.not_synced.items()],
+                "errors": [asdict(e) for e in self.errors],
+                "last_sync_at": self.last_sync_at,
+                "now": time.time(),
+            }
+
+
+# ---------------------------------------------------------------- server
+
+CommandHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class StatusServer:
+    """Line-delimited JSON over a 0600 Unix socket: {"cmd": ...} -> {"ok": bool, ...}.
+    `status` is answered from the board; other commands go to the engine's on_command."""
+
+    def __init__(
+        self, board: StatusBoard, socket_path: Path, on_command: CommandHandler | None = None
+    ) -> None:
+        self.board = board
+        self.socket_path = socket_path
+        self.on_command = on_command
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        parent = self.socket_path.parent
+        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if parent.stat().st_uid != os.getuid():
+            # e.g. /tmp/syncd-<uid> pre-created by someone else: never serve from there.
+            raise LocalError(f"{parent} belongs to another user; refusing to open the socket")
+        if self.socket_path.exists() or self.socket_path.is_symlink():
+            if await asyncio.to_thread(_answers, self.socket_path):
+                raise LocalError(
+                    f"another syncd daemon is already answering on {self.socket_path} "
+                    "(same config file?)"
+                )
+            self.socket_path.unlink()  # stale: left by a daemon that was killed
+        self._server = await asyncio.start_unix_server(
+            self._serve_client, path=str(self.socket_path), limit=MAX_REQUEST_BYTES
+        )
+        os.chmod(self.socket_path, 0o600)
+        log.info("status_socket_opened", path=str(self.socket_path))
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+            with contextlib.suppress(FileNotFoundError):
+                self.socket_path.unlink()
+
+    async def __aenter__(self) -> StatusServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _serve_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            while line := await reader.readline():
+                answer = await self.handle(line)
+                writer.write(json.dumps(answer).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass  # client went away or sent an oversized line: nothing to answer
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def handle(self, line: bytes) -> dict[str, Any]:
+        """Answer one request line (public so the engine can reuse it in tests)."""
+        try:
+            request = json.loads(line)
+            cmd = request["cmd"]
+        except (ValueError, TypeError, KeyError):
+            return {"ok": False, "error": 'bad request: expected {"cmd": "..."}'}
+        if cmd == "status":
+            return {"ok": True, "status": self.board.snapshot()}
+        if cmd not in COMMANDS:
+            return {"ok": False, "error": f"unknown command {cmd!r}"}
+        if self.on_command is None:
+            return {"ok": False, "error": f"{cmd}: not supported by this daemon"}
+        try:
+            result = await self.on_command(cmd, request)
+        except Exception as exc:  # the daemon must survive a failing command
+            log.warning("status_command_failed", cmd=cmd, error=str(exc))
+            return {"ok": False, "error": f"{cmd}: {exc}"}
+        return {"ok": True, **result}
+
+
+# ---------------------------------------------------------------- client
+
+
+def query(
+    socket_path: Path, cmd: str, timeout_s: float = QUERY_TIMEOUT_S, **args: Any
+) -> dict[str, Any]:
+    """Send one command and return the daemon's answer. Raises DaemonNotRunning when nothing
+    answers on socket_path within timeout_s."""
+    request = json.dumps({"cmd": cmd, **args}).encode() + b"\n"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
+            sock.settimeout(timeout_s)
+            sock.connect(str(socket_path))
+            sock.sendall(request)
+            answer = _read_line(sock)
+    except OSError as exc:  # refused, missing, timed out
+        raise DaemonNotRunning(f"no syncd daemon answers on {socket_path} ({exc})") from None
+    try:
+        decoded = json.loads(answer)
+    except ValueError:
+        raise DaemonNotRunning(f"garbled answer from {socket_path}") from None
+    if not isinstance(decoded, dict):
+        raise DaemonNotRunning(f"garbled answer from {socket_path}")
+    return decoded
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    return b"".join(chunks)
+
+
+def _answers(path: Path, timeout_s: float = 1.0) -> bool:
+    try:
+        return bool(query(path, "status", timeout_s=timeout_s).get("ok"))
+    except DaemonNotRunning:
+        return False
+
+
+def discover(directory: Path | None = None, timeout_s: float = 1.0) -> list[Path]:
+    """Sockets under $XDG_RUNTIME_DIR/syncd whose daemon answers; stale ones are ignored."""
+    directory = directory or runtime_dir()
+    if not directory.is_dir():
+        return []
+    return [p for p in sorted(directory.glob("*.sock")) if _answers(p, timeout_s)]

@@ -1,0 +1,75 @@
+"""The status board's snapshot is JSON-able, complete, and keeps only the last 20 errors."""
+
+import json
+
+import pytest
+
+from syncd.status_render import human_bytes, render_plain
+from syncd.sync.sdnotify import Watchdog
+from syncd.sync.status import MAX_ERRORS, StatusBoard
+
+
+def _busy_board() -> StatusBoard:
+    board = StatusBoard(name="demo", mode="mirror")
+    board.set_state("syncing")
+    board.set_usage(150_000_000, 200_000_000)
+    board.set_queue(uploads=2, downloads=0)
+    board.transfer_started("Alice/clip.mp4", "up", 10_000_000)
+    board.transfer_progress("Alice/clip.mp4", 2_500_000)
+    board.set_waiting("Bob/big.mov", 12_400_000, 3_100_000)
+    board.set_held_deletes(["Carol/a.jpg", "Carol/b.jpg"])
+    board.set_not_synced("Alice/sub", "nested folders are not part of the library")
+    for i in range(MAX_ERRORS + 5):
+        board.add_error(f"Alice/{i}.jpg", "name refused", at=1000.0 + i)
+    return board
+
+
+def test_snapshot_is_json_and_complete() -> None:
+    snap = json.loads(json.dumps(_busy_board().snapshot()))
+    assert snap["state"] == "syncing"
+    assert snap["usage"] == {"used_bytes": 150_000_000, "limit_bytes": 200_000_000}
+    assert snap["queue"] == {"uploads": 2, "downloads": 0}
+    assert snap["transfers"][0]["bytes_done"] == 2_500_000
+    assert snap["transfers"][0]["direction"] == "up"
+    assert snap["waiting"] == [
+        {"path": "Bob/big.mov", "needed_bytes": 12_400_000, "free_bytes": 3_100_000}
+    ]
+    assert snap["held_deletes"] == {"count": 2, "paths": ["Carol/a.jpg", "Carol/b.jpg"]}
+    assert len(snap["errors"]) == MAX_ERRORS
+    assert snap["errors"][0]["path"] == "Alice/5.jpg"  # the oldest five were dropped
+    assert snap["not_synced"][0]["path"] == "Alice/sub"
+
+
+def test_finished_transfer_and_cleared_waiting_disappear() -> None:
+    board = _busy_board()
+    board.transfer_finished("Alice/clip.mp4")
+    board.clear_waiting("Bob/big.mov")
+    snap = board.snapshot()
+    assert snap["transfers"] == [] and snap["waiting"] == []
+
+
+def test_unknown_state_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown state"):
+        StatusBoard().set_state("sleeping")  # type: ignore[arg-type]
+
+
+def test_plain_render_reads_well() -> None:
+    text = render_plain(_busy_board().snapshot())
+    assert "syncing" in text
+    assert "usage: 150.0 MB of 200.0 MB (75%)" in text
+    assert "up Alice/clip.mp4: 2.5 MB of 10.0 MB (25%)" in text
+    assert "waiting: over quota: Bob/big.mov (needs 12.4 MB, 3.1 MB free)" in text
+    assert "held deletes: 2" in text
+    assert "name refused" in text
+    assert human_bytes(999) == "999 B"
+
+
+def test_watchdog_interval_is_half_of_watchdog_usec() -> None:
+    import os
+
+    assert Watchdog.from_env({"WATCHDOG_USEC": "60000000"}).interval_s == 30.0
+    mine = {"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": str(os.getpid())}
+    assert Watchdog.from_env(mine).interval_s == 5.0
+    assert not Watchdog.from_env({"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": "1"}).enabled
+    assert not Watchdog.from_env({}).enabled
+    assert not Watchdog.from_env({"WATCHDOG_USEC": "junk"}).enabled
