@@ -25,28 +25,28 @@ ItemState = Literal["waiting", "blocked", "held"]
 ITEM_STATES: tuple[ItemState, ...] = ("waiting", "blocked", "held")
 
 
+_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE base_files (
+        folder TEXT NOT NULL, name TEXT NOT NULL, file_id TEXT NOT NULL,
+        folder_id TEXT NOT NULL, rev INTEGER NOT NULL, sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+        PRIMARY KEY (folder, name))""",
+    "CREATE INDEX base_files_file_id ON base_files (file_id)",
+    """CREATE TABLE base_folders (
+        name TEXT PRIMARY KEY, folder_id TEXT NOT NULL, inode INTEGER NOT NULL)""",
+    """CREATE TABLE items (
+        path TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('waiting', 'blocked', 'held')),
+        reason TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}', updated_at REAL NOT NULL)""",
+    "CREATE TABLE name_mappings (disk_name TEXT PRIMARY KEY, remote_name TEXT NOT NULL)",
+)
+
+
 def _v1(db: sqlite3.Connection) -> None:
-    db.executescript(
-        """
-        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE base_files (
-            folder TEXT NOT NULL, name TEXT NOT NULL, file_id TEXT NOT NULL,
-            folder_id TEXT NOT NULL, rev INTEGER NOT NULL, sha256 TEXT NOT NULL,
-            size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
-            PRIMARY KEY (folder, name)
-        );
-        CREATE INDEX base_files_file_id ON base_files (file_id);
-        CREATE TABLE base_folders (
-            name TEXT PRIMARY KEY, folder_id TEXT NOT NULL, inode INTEGER NOT NULL
-        );
-        CREATE TABLE items (
-            path TEXT PRIMARY KEY,
-            state TEXT NOT NULL CHECK (state IN ('waiting', 'blocked', 'held')),
-            reason TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}', updated_at REAL NOT NULL
-        );
-        CREATE TABLE name_mappings (disk_name TEXT PRIMARY KEY, remote_name TEXT NOT NULL);
-        """
-    )
+    # One execute() per statement: executescript() would COMMIT our migration transaction.
+    for statement in _V1:
+        db.execute(statement)
 
 
 # Append only: step N brings the schema from version N to N+1. Never edit a released step.
@@ -87,7 +87,8 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (step + 1,))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         log.info("state_db_migrated", path=str(path), version=step + 1)
 

@@ -38,7 +38,9 @@ __all__ = ["Batch", "Watcher"]
 log = get_logger("syncd.watcher")
 
 # Opens and close-without-write are left out on purpose: our own hashing and uploads read
-# files, and those reads must not wake the loop.
+# files, and those reads must not wake the loop. DirModifiedEvent is watchdog's synthetic
+# "a child changed" echo: the child's own event already says where (and an ignored child,
+# like our download temp file, must not wake its folder through the echo).
 EVENT_FILTER = [
     FileCreatedEvent,
     DirCreatedEvent,
@@ -47,7 +49,6 @@ EVENT_FILTER = [
     FileMovedEvent,
     DirMovedEvent,
     FileModifiedEvent,
-    DirModifiedEvent,
     FileAttribEvent,
     FileClosedEvent,
 ]
@@ -206,18 +207,18 @@ class Watcher:
         if isinstance(event, DirDeletedEvent) and src == str(self.root):
             self._root_lost("deleted")
             return
-        if isinstance(event, DirModifiedEvent) and src == str(self.root):
-            return  # the child's own event says which entry changed
+        if isinstance(event, DirModifiedEvent):
+            return  # see EVENT_FILTER
         kind = EventKind.OTHER
         if isinstance(event, WRITE_EVENTS):
             kind = EventKind.WRITE
         elif isinstance(event, FileClosedEvent):
             kind = EventKind.CLOSE
         if src:  # empty: moved in from outside the root
-            self._feed(src, kind, event.is_directory, isinstance(event, DirModifiedEvent))
+            self._feed(src, kind, event.is_directory)
         dest = os.fsdecode(event.dest_path) if event.dest_path else ""
         if dest:  # empty for all but moves, and for a move out of the root
-            self._feed(dest, kind, event.is_directory, False)
+            self._feed(dest, kind, event.is_directory)
         self._schedule_flush()
 
     def on_overflow(self) -> None:
@@ -226,13 +227,13 @@ class Watcher:
             self._debouncer_or_fail().overflow()
             self._schedule_flush()
 
-    def _feed(self, path: str, kind: EventKind, is_dir: bool, dir_modified: bool) -> None:
+    def _feed(self, path: str, kind: EventKind, is_dir: bool) -> None:
         rel = os.path.relpath(path, self.root)
         if rel.startswith(".."):
             return
         parts = [unicodedata.normalize("NFC", p) for p in rel.split(os.sep)]
         # Deeper than folder/name is inside a nested folder, which is never synced.
-        if len(parts) > 2 or (dir_modified and len(parts) > 1):
+        if len(parts) > 2:
             return
         if parts == [MARKER_NAME]:
             self._debouncer_or_fail().overflow()  # marker touched: re-check the whole root

@@ -1,0 +1,50 @@
+"""Ignore rules of DESIGN §2, table-driven: fixed droppings, our own files, root-only names and
+user gitignore patterns."""
+
+import pytest
+
+from syncd.sync.ignore import IgnoreRules
+
+RULES = IgnoreRules(["*.log", "drafts/", "/Private", "!keep.log"])
+
+CASES = [
+    # (path, is_dir, ignored, why)
+    ("Alice/IMG-1.jpg", False, False, "an ordinary media file"),
+    ("Alice/video.mp4.part", False, True, "partial download"),
+    ("Alice/file.crdownload", False, True, "Chrome partial download"),
+    ("Alice/x.tmp", False, True, "temp file"),
+    ("Alice/~$report.docx", False, True, "Office owner file"),
+    ("Alice/.~lock.sheet.ods#", False, True, "LibreOffice lock"),
+    ("Alice/.notes.txt.swp", False, True, "vim swap"),
+    ("Alice/.DS_Store", False, True, "macOS droppings"),
+    ("Alice/Thumbs.db", False, True, "Windows thumbnails"),
+    ("Alice/desktop.ini", False, True, "Windows folder settings"),
+    ("Alice/.syncd-tmp-abc123", False, True, "our download temp file"),
+    (".syncd-tmp-marker-x", False, True, "our marker temp file at root"),
+    (".syncd-root", False, True, "the marker"),
+    (".syncd-anything", False, True, "root-level .syncd* is ours"),
+    ("Alice/.syncd-root", False, False, ".syncd* is reserved only at root level"),
+    (".Trash-1000", True, True, "freedesktop trash at a mount top"),
+    (".Trash", True, True, "shared trash at a mount top"),
+    ("lost+found", True, True, "fsck directory at a mount top"),
+    ("Alice/.Trash-1000", True, False, "only at root level"),
+    ("Alice/chat.log", False, True, "user pattern *.log"),
+    ("Alice/keep.log", False, False, "user negation !keep.log"),
+    ("drafts", True, True, "user dir pattern drafts/ matches a folder"),
+    ("Alice/drafts", False, False, "drafts/ does not match a file"),
+    ("Private", True, True, "anchored user pattern at root"),
+    ("Alice/Private", False, False, "anchored pattern does not match deeper"),
+    ("", True, False, "the root itself is never ignored"),
+    ("Campaign assets/price list.pdf", False, False, "spaces are ordinary"),
+]
+
+
+@pytest.mark.parametrize(("path", "is_dir", "ignored", "why"), CASES)
+def test_ignore_table(path: str, is_dir: bool, ignored: bool, why: str) -> None:
+    assert RULES.is_ignored(path, is_dir=is_dir) is ignored, why
+
+
+def test_blank_user_patterns_are_dropped() -> None:
+    rules = IgnoreRules(["", "   "])
+    assert rules.user_patterns == []
+    assert not rules.is_ignored("Alice/photo.jpg")
