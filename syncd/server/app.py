@@ -8,10 +8,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import unquote
 
 from aiohttp import web
 
-from syncd.errors import ApiError, BadRequest, NotFound, ServerError
+from syncd.errors import ApiError, BadRequest, InvalidName, NotFound, ServerError
 from syncd.log import get_logger
 from syncd.server import feed, openapi, routes_changes, routes_files, routes_library, routes_test
 from syncd.server.http import STATE_KEY, USER_ID_KEY
@@ -65,6 +66,18 @@ async def error_middleware(
         _count(request)
 
 
+@web.middleware
+async def dot_segment_middleware(
+    request: web.Request, handler: routes_test.Handler
+) -> web.StreamResponse:
+    """`.`/`..` path segments (also percent-encoded) are folded away by URL parsing before
+    routing, so `PUT .../files/%2e%2e` would silently target another route: refuse them."""
+    raw = request.raw_path.split("?", 1)[0]
+    if any(unquote(seg) in (".", "..") for seg in raw.split("/")):
+        raise InvalidName("'.' and '..' are not names", path=raw)
+    return await handler(request)
+
+
 def _count(request: web.Request) -> None:
     user_id = request.get(USER_ID_KEY)
     route = request.match_info.route.name if request.match_info.route else None
@@ -97,7 +110,7 @@ async def _on_cleanup(app: web.Application) -> None:
 
 
 def create_app(state: ServerState) -> web.Application:
-    middlewares = [error_middleware]
+    middlewares = [error_middleware, dot_segment_middleware]
     if state.test_hooks:
         middlewares.append(routes_test.fault_middleware)
     app = web.Application(middlewares=middlewares)

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from syncd.server.app import open_app
 from syncd.server.http import STATE_KEY
@@ -56,8 +57,9 @@ class Client:
     ) -> Reply:
         hdrs = {"Authorization": f"Bearer {self.token}"} if auth else {}
         hdrs.update(headers or {})
+        url = URL(self.srv.url + path, encoded=True)  # hostile paths go out exactly as written
         async with self.srv.session.request(
-            method, self.srv.url + path, json=json, data=data, headers=hdrs
+            method, url, json=json, data=data, headers=hdrs
         ) as resp:
             return Reply(resp.status, resp.headers, await resp.read())
 
