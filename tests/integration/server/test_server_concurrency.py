@@ -64,7 +64,7 @@ async def test_disconnect_mid_upload_leaves_nothing(srv: Srv) -> None:
     folder = await alice.folder()
     uid = user_id(srv, "alice")
     parts = urlsplit(srv.url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    _reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     writer.write(
         f"PUT /v1/folders/{folder}/files/cut.bin HTTP/1.1\r\nHost: x\r\n"
         f"Authorization: Bearer {alice.token}\r\nContent-Length: 1000000\r\n\r\n".encode()
