@@ -4,6 +4,7 @@ transactions, id and time helpers. Every other server module goes through `Db`."
 from __future__ import annotations
 
 import base64
+import fcntl
 import secrets
 import sqlite3
 import time
@@ -134,6 +135,13 @@ class Db:
         self._migrate()
 
     def _migrate(self) -> None:
+        # The server and `syncd admin` may open a fresh data dir at the same moment: an
+        # exclusive file lock makes exactly one of them migrate, the other sees the result.
+        with (self.path.parent / ".migrate.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._migrate_locked()
+
+    def _migrate_locked(self) -> None:
         version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
             raise RuntimeError(
