@@ -33,6 +33,10 @@ def _register() -> None:
     for command in (check_config, status, pause, resume, init):
         cli.add_command(command)
 
+    from syncd.sync import commands as sync_commands
+
+    sync_commands.register(cli)
+
 
 def main() -> None:
     _register()

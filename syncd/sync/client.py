@@ -1,0 +1,292 @@
+"""HTTP client of the library API for the daemon: typed errors translated once here, retries
+with exponential backoff + jitter on connection errors / 5xx / 429 (Retry-After honoured),
+streamed uploads with Repr-Digest, resumable downloads with Range."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+
+from syncd import __version__
+from syncd.errors import (
+    ApiError,
+    FileChangedError,
+    RateLimited,
+    TransportError,
+    api_error_from_body,
+)
+from syncd.log import get_logger
+from syncd.protocol import (
+    MTIME_HEADER,
+    Account,
+    ChangesPage,
+    File,
+    Folder,
+    etag_for_rev,
+)
+
+log = get_logger("syncd.client")
+T = TypeVar("T")
+CHUNK_BYTES = 256 * 1024
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    base_s: float = 0.25
+    cap_s: float = 20.0
+
+    def delay_s(self, attempt: int, retry_after_s: float | None = None) -> float:
+        """Full-jitter exponential backoff; a server's Retry-After is a floor."""
+        backoff = random.uniform(0, min(self.cap_s, self.base_s * (2**attempt)))  # noqa: S311
+        return max(backoff, retry_after_s or 0.0)
+
+
+def _retry_after_s(headers: Any) -> float | None:
+    value = headers.get("Retry-After") if headers is not None else None
+    if value is None:
+        return None
+    try:
+        return min(float(value), 120.0)
+    except ValueError:
+        return None
+
+
+async def _raise_for_answer(resp: aiohttp.ClientResponse) -> None:
+    if resp.status < 400:
+        return
+    try:
+        body: object = await resp.json(content_type=None)
+    except (ValueError, aiohttp.ClientError):
+        body = None
+    error = api_error_from_body(resp.status, body)
+    if isinstance(error, RateLimited) or error.retryable:
+        error.details.setdefault("retry_after_s", _retry_after_s(resp.headers))
+    raise error
+
+
+class ApiClient:
+    """One user's view of the library. Every method raises only syncd.errors types."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "User-Agent": f"syncd/{__version__}",
+        }
+        self.retry = retry or RetryPolicy()
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=32, keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(
+                headers=self._headers, timeout=self._timeout, connector=connector
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    # ---- retry core --------------------------------------------------------------------
+
+    async def _with_retry(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                error: Exception = TransportError(f"{what}: {type(exc).__name__}: {exc}")
+                retry_after = None
+            except ApiError as exc:
+                if not exc.retryable:
+                    raise
+                error, retry_after = exc, exc.details.get("retry_after_s")
+            attempt += 1
+            if attempt >= self.retry.attempts:
+                raise error
+            delay_s = self.retry.delay_s(attempt, retry_after)
+            log.info(
+                "request_retried",
+                what=what,
+                attempt=attempt,
+                delay_s=round(delay_s, 2),
+                reason=str(error),
+            )
+            await asyncio.sleep(delay_s)
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        async def call() -> Any:
+            async with self.session.request(method, self.base_url + path, **kwargs) as resp:
+                await _raise_for_answer(resp)
+                if resp.status == 204:
+                    return None
+                try:
+                    return await resp.json(content_type=None)
+                except ValueError as exc:
+                    raise TransportError(f"{method} {path}: malformed JSON answer") from exc
+
+        return await self._with_retry(f"{method} {path}", call)
+
+    # ---- account, folders, feed -------------------------------------------------------
+
+    async def account(self) -> Account:
+        return Account.model_validate(await self._json("GET", "/v1/account"))
+
+    async def folders(self) -> list[Folder]:
+        data = await self._json("GET", "/v1/folders")
+        items = data.get("folders", data) if isinstance(data, dict) else data
+        return [Folder.model_validate(item) for item in items]
+
+    async def create_folder(self, name: str) -> Folder:
+        return Folder.model_validate(await self._json("POST", "/v1/folders", json={"name": name}))
+
+    async def rename_folder(self, folder_id: str, name: str, rev: int | None) -> Folder:
+        headers = {"If-Match": etag_for_rev(rev)} if rev is not None else {}
+        data = await self._json(
+            "PATCH", f"/v1/folders/{folder_id}", json={"name": name}, headers=headers
+        )
+        return Folder.model_validate(data)
+
+    async def delete_folder(self, folder_id: str, rev: int | None = None) -> None:
+        headers = {"If-Match": etag_for_rev(rev)} if rev is not None else {}
+        await self._json("DELETE", f"/v1/folders/{folder_id}", headers=headers)
+
+    async def changes(self, cursor: int, *, limit: int = 1000, wait_s: int = 0) -> ChangesPage:
+        params = {"cursor": str(cursor), "limit": str(limit)}
+        if wait_s:
+            params["wait"] = str(wait_s)
+        # The server holds a long poll for wait_s: read timeout must outlast it.
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=wait_s + 20)
+        data = await self._json("GET", "/v1/changes", params=params, timeout=timeout)
+        return ChangesPage.model_validate(data)
+
+    async def file(self, file_id: str) -> File:
+        return File.model_validate(await self._json("GET", f"/v1/files/{file_id}"))
+
+    async def move_file(
+        self, file_id: str, rev: int, *, name: str | None = None, folder_id: str | None = None
+    ) -> File:
+        body: dict[str, str] = {}
+        if name is not None:
+            body["name"] = name
+        if folder_id is not None:
+            body["folder_id"] = folder_id
+        data = await self._json(
+            "PATCH", f"/v1/files/{file_id}", json=body, headers={"If-Match": etag_for_rev(rev)}
+        )
+        return File.model_validate(data)
+
+    async def delete_file(self, file_id: str, rev: int | None) -> None:
+        headers = {"If-Match": etag_for_rev(rev)} if rev is not None else {}
+        await self._json("DELETE", f"/v1/files/{file_id}", headers=headers)
+
+    # ---- transfers ---------------------------------------------------------------------
+
+    async def upload(
+        self,
+        folder_id: str,
+        name: str,
+        path: Path,
+        *,
+        size: int,
+        sha256_hex: str,
+        mtime_ns: int,
+        base_rev: int | None,
+        progress: Progress | None = None,
+    ) -> File:
+        """Stream `path` as the new content of folder/name. The server verifies the digest,
+        so bytes that changed since hashing are refused (DigestMismatch), never stored."""
+        digest_b64 = base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+        headers = {
+            "Content-Length": str(size),
+            "Content-Type": "application/octet-stream",
+            "Repr-Digest": f"sha-256=:{digest_b64}:",
+            MTIME_HEADER: str(mtime_ns),
+        }
+        if base_rev is None:
+            headers["If-None-Match"] = "*"
+        else:
+            headers["If-Match"] = etag_for_rev(base_rev)
+        url = f"{self.base_url}/v1/folders/{folder_id}/files/{quote(name, safe='')}"
+
+        async def call() -> File:
+            body = _file_chunks(path, size, progress)
+            async with self.session.put(url, data=body, headers=headers) as resp:
+                await _raise_for_answer(resp)
+                return File.model_validate(await resp.json(content_type=None))
+
+        return await self._with_retry(f"PUT {folder_id}/{name}", call)
+
+    async def download_to(
+        self,
+        file_id: str,
+        sink: Callable[[bytes], Awaitable[None]],
+        *,
+        offset: int = 0,
+        etag: str | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[int, bool]:
+        """Stream the content into `sink` starting at `offset` (Range). Returns (status,
+        resumed): resumed is False when the server sent the whole body (caller restarts)."""
+        headers: dict[str, str] = {}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+            if etag:
+                headers["If-Range"] = etag
+        url = f"{self.base_url}/v1/files/{file_id}/content"
+        try:
+            async with self.session.get(url, headers=headers) as resp:
+                if resp.status == 416:
+                    return resp.status, False
+                await _raise_for_answer(resp)
+                resumed = resp.status == 206
+                if offset and not resumed:
+                    return resp.status, False  # whole body offered: caller restarts cleanly
+                async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
+                    await sink(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+                return resp.status, resumed
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise TransportError(f"GET {file_id}: {type(exc).__name__}: {exc}") from exc
+
+
+async def _file_chunks(path: Path, size: int, progress: Progress | None) -> AsyncIterator[bytes]:
+    """Read exactly `size` bytes; a file that shrank is cut short and the server refuses it."""
+    remaining = size
+    with path.open("rb") as handle:
+        while remaining > 0:
+            chunk = await asyncio.to_thread(handle.read, min(CHUNK_BYTES, remaining))
+            if not chunk:
+                # Abort the request: a short body would leave the server waiting for bytes.
+                raise FileChangedError(f"{path} shrank during upload")
+            remaining -= len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+            yield chunk

@@ -1,0 +1,288 @@
+"""The long-running daemon: decides when to reconcile (watcher hints, the remote long poll,
+settle deadlines, a periodic full rescan), keeps the status board and systemd informed, and
+shuts down cleanly on SIGTERM. Also `sync --once`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncd.errors import RootMissingError, TransportError, Unauthorized
+from syncd.log import get_logger
+from syncd.sync import sdnotify
+from syncd.sync.client import ApiClient
+from syncd.sync.engine import Engine, EngineOptions, PassResult
+from syncd.sync.gate import NS_PER_S
+from syncd.sync.statedb import StateDB, default_state_path
+from syncd.sync.status import StatusBoard, StatusServer
+from syncd.sync.watcher import Watcher
+
+log = get_logger("syncd.daemon")
+LONG_POLL_S = 30
+OFFLINE_RETRY_S = 5.0
+AUTH_RETRY_S = 60.0
+SHUTDOWN_GRACE_S = 10.0
+
+
+@dataclass
+class Wakeups:
+    """What the loop should look at next: folders hinted by the watcher, or everything."""
+
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    folders: set[str] = field(default_factory=set)
+    full: bool = True
+
+    def hint(self, folders: set[str] | None) -> None:
+        if folders is None:
+            self.full = True
+        else:
+            self.folders |= folders
+        self.event.set()
+
+    def take(self) -> set[str] | None:
+        only = None if self.full else set(self.folders)
+        self.full, self.folders = False, set()
+        self.event.clear()
+        return only
+
+
+async def open_engine(
+    options: EngineOptions, client: ApiClient, board: StatusBoard, state_dir: Path | None
+) -> Engine:
+    """Authenticate, open this library's state DB, and read the whole remote library."""
+    account = await client.account()
+    db = StateDB.open(default_state_path(account.library_id, state_dir))
+    engine = Engine(options, client, db, board)
+    engine.account = account
+    board.set_usage(account.quota.used_bytes, account.quota.limit_bytes)
+    await engine.pull()
+    return engine
+
+
+def report_pass(board: StatusBoard, engine: Engine, result: PassResult) -> None:
+    board.clear_waiting()
+    for waiting in result.gated.waiting:
+        board.set_waiting(str(waiting.path), waiting.needed_bytes, waiting.free_bytes)
+    board.set_held_deletes([str(getattr(a, "base", a)) for a in result.gated.held])
+    board.clear_not_synced()
+    for path, reason in result.skipped:
+        board.set_not_synced(path, reason)
+    for path, reason in result.failed:
+        board.add_error(path, reason)
+    if engine.account is not None:
+        board.set_usage(engine.account.quota.used_bytes, engine.account.quota.limit_bytes)
+    board.set_queue(
+        waiting=len(result.gated.waiting),
+        held=len(result.gated.held),
+        failed=len(result.failed),
+    )
+
+
+class Daemon:
+    def __init__(self, engine: Engine, board: StatusBoard, socket_path: Path | None) -> None:
+        self.engine = engine
+        self.board = board
+        self.socket_path = socket_path
+        self.wakeups = Wakeups()
+        self.wakeups.hint(None)  # the first pass runs at once
+        self.stopping = asyncio.Event()
+        self.paused = False
+        self._next_settle_ns: int | None = None
+        self.rescan_interval_s = 300.0
+
+    async def on_command(self, cmd: str, _request: dict[str, Any]) -> dict[str, Any]:
+        if cmd == "pause":
+            self.paused = True
+            self.board.set_state("paused", "paused by the user")
+        elif cmd == "resume":
+            self.paused = False
+            self.wakeups.hint(None)
+        elif cmd == "approve":
+            self.engine.deletes_approved = True
+            self.wakeups.hint(None)
+        elif cmd == "restore":
+            restored = self.engine.restore_held()
+            self.wakeups.hint(None)
+            return {"restored": restored}
+        return {}
+
+    async def follow_remote(self) -> None:
+        """Long-poll the change feed; every change wakes the loop and refreshes usage."""
+        while not self.stopping.is_set():
+            try:
+                if await self.engine.pull(wait_s=LONG_POLL_S):
+                    await self.engine.refresh_account()
+                    self.wakeups.hint(None)
+            except Unauthorized:
+                self._auth_failed()
+                await asyncio.sleep(AUTH_RETRY_S)
+            except TransportError as exc:
+                self.board.set_state("offline", str(exc))
+                await asyncio.sleep(OFFLINE_RETRY_S)
+
+    def _auth_failed(self) -> None:
+        """A revoked token stops syncing (nothing is deleted) until the token is fixed."""
+        reason = "the server rejected the token (401): fix token_file, then restart syncd"
+        self.board.set_state("error", reason)
+        sdnotify.status(f"error: {reason}")
+        log.error("token_rejected")
+
+    async def follow_local(self, watcher: Watcher) -> None:
+        async for batch in watcher.batches():
+            self.wakeups.hint(None if batch.full_rescan else set(batch.folders))
+
+    async def periodic(self) -> None:
+        while True:
+            await asyncio.sleep(self.rescan_interval_s)
+            self.wakeups.hint(None)
+
+    def _timeout_s(self) -> float | None:
+        if self._next_settle_ns is None:
+            return None
+        return max(0.05, (self._next_settle_ns - time.time_ns()) / NS_PER_S + 0.05)
+
+    async def loop(self) -> None:
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeups.event.wait(), self._timeout_s())
+            if self.stopping.is_set() or self.paused:
+                continue
+            only = self.wakeups.take()
+            if self._next_settle_ns is not None and time.time_ns() >= self._next_settle_ns:
+                only, self._next_settle_ns = None, None
+            await self.one_pass(only)
+
+    async def one_pass(self, only: set[str] | None) -> None:
+        self.board.set_state("syncing")
+        sdnotify.status("syncing")
+        try:
+            result = await self.engine.reconcile(only)
+        except RootMissingError as exc:
+            self.board.set_state("stopped", str(exc))
+            sdnotify.status(f"stopped: {exc}")
+            log.error("sync_stopped", reason=str(exc))
+            return
+        except TransportError as exc:
+            self.board.set_state("offline", str(exc))
+            await asyncio.sleep(OFFLINE_RETRY_S)
+            self.wakeups.hint(None)
+            return
+        except Unauthorized:
+            self._auth_failed()
+            await asyncio.sleep(AUTH_RETRY_S)
+            self.wakeups.hint(None)
+            return
+        report_pass(self.board, self.engine, result)
+        if self.engine.offline:
+            self.board.set_state("offline", "the server is unreachable; retrying")
+            await asyncio.sleep(OFFLINE_RETRY_S)
+            self.wakeups.hint(None)
+            return
+        self._next_settle_ns = result.gated.unsettled_next_ns
+        if result.progressed:
+            self.wakeups.hint(only)  # re-plan: the conflict copy, folder follow-ups...
+        else:
+            self.engine.deletes_approved = False
+            self.board.set_state("idle")
+            self.board.synced()
+            sdnotify.status("idle")
+
+
+async def run_daemon(
+    options: EngineOptions,
+    client: ApiClient,
+    *,
+    state_dir: Path | None,
+    socket_path: Path | None,
+    board: StatusBoard,
+    rescan_interval_s: float = 300.0,
+) -> int:
+    """Run until SIGTERM/SIGINT. Returns the process exit code."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    status_server = StatusServer(board, socket_path) if socket_path else None
+    try:
+        if status_server is not None:
+            await status_server.start()
+        engine = await _open_until_ready(options, client, board, state_dir, stop)
+        if engine is None:
+            return 0
+        daemon = Daemon(engine, board, socket_path)
+        daemon.rescan_interval_s = rescan_interval_s
+        daemon.stopping = stop
+        if status_server is not None:
+            status_server.on_command = daemon.on_command
+        return await _supervise(daemon, options.root, stop)
+    finally:
+        if status_server is not None:
+            await status_server.close()
+        await client.close()
+
+
+async def _open_until_ready(
+    options: EngineOptions,
+    client: ApiClient,
+    board: StatusBoard,
+    state_dir: Path | None,
+    stop: asyncio.Event,
+) -> Engine | None:
+    while not stop.is_set():
+        try:
+            return await open_engine(options, client, board, state_dir)
+        except Unauthorized:
+            board.set_state("error", "the server rejected the token (401): check token_file")
+            log.error("token_rejected")
+            delay_s = AUTH_RETRY_S
+        except TransportError as exc:
+            board.set_state("offline", str(exc))
+            delay_s = OFFLINE_RETRY_S
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay_s)
+    return None
+
+
+def _log_task_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("task_failed", task=task.get_name(), error=repr(task.exception()))
+
+
+async def _supervise(daemon: Daemon, root: Path, stop: asyncio.Event) -> int:
+    daemon.engine.prepare_root()
+    watcher = Watcher(root, daemon.engine.rules)
+    watcher.start(asyncio.get_running_loop())
+    tasks = [
+        asyncio.create_task(daemon.follow_remote(), name="remote"),
+        asyncio.create_task(daemon.follow_local(watcher), name="local"),
+        asyncio.create_task(daemon.periodic(), name="periodic"),
+        asyncio.create_task(sdnotify.Watchdog.from_env().run(), name="watchdog"),
+    ]
+    for task in tasks:
+        task.add_done_callback(_log_task_end)
+    main = asyncio.create_task(daemon.loop(), name="loop")
+    sdnotify.ready("started")
+    log.info("daemon_started", root=str(root))
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([main, stopper], return_when=asyncio.FIRST_COMPLETED)
+    sdnotify.stopping()
+    exit_code = 0
+    if main.done() and not main.cancelled() and main.exception() is not None:
+        log.error("daemon_failed", error=repr(main.exception()))
+        exit_code = 1
+    stop.set()
+    watcher.stop()
+    for task in tasks:
+        task.cancel()
+    # Let the running pass finish its transfers (bounded), then cancel it.
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(main, SHUTDOWN_GRACE_S)
+    stopper.cancel()
+    daemon.engine.db.close()
+    log.info("daemon_stopped", exit_code=exit_code)
+    return exit_code

@@ -1,0 +1,256 @@
+"""One reconcile pass (check root -> scan -> plan -> gate -> execute -> commit) and the state it
+needs across passes. The long-running loop that decides *when* to reconcile is in daemon.py."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from syncd.errors import (
+    ApiError,
+    FileChangedError,
+    QuotaExceeded,
+    TransportError,
+    Unauthorized,
+)
+from syncd.log import get_logger
+from syncd.protocol import Account
+from syncd.sync import model as m
+from syncd.sync.client import ApiClient
+from syncd.sync.executor import RETRY_LATER, Executor, Reporter
+from syncd.sync.gate import Gated, QuotaView, gate
+from syncd.sync.ignore import IgnoreRules
+from syncd.sync.marker import check_root, write_marker
+from syncd.sync.planner import plan
+from syncd.sync.remote import RemoteMirror, pull_changes
+from syncd.sync.scanner import Skipped, merge_skipped, scan
+from syncd.sync.statedb import StateDB
+from syncd.sync.transfer import TEMP_PREFIX
+
+log = get_logger("syncd.engine")
+
+
+@dataclass
+class EngineOptions:
+    root: Path
+    mode: str = "mirror"
+    transfers: int = 4
+    max_delete: int = 50
+    settle_s: float = 1.0
+    ignore: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PassResult:
+    gated: Gated
+    executed: int
+    failed: list[tuple[str, str]]
+    skipped: list[tuple[str, str]]
+
+    @property
+    def progressed(self) -> bool:
+        return self.executed > 0
+
+
+def _action_path(action: m.Action) -> str:
+    for attr in ("local", "remote", "base"):
+        value = getattr(action, attr, None)
+        if value is not None:
+            return str(getattr(value, "path", getattr(value, "name", "")))
+    return str(getattr(action, "path", getattr(action, "name", "")))
+
+
+class Engine:
+    """Holds the client, the state DB and the remote mirror; `reconcile()` is one pass."""
+
+    def __init__(
+        self, options: EngineOptions, client: ApiClient, db: StateDB, reporter: Reporter
+    ) -> None:
+        self.options = options
+        self.client = client
+        self.db = db
+        self.mirror = RemoteMirror()
+        self.rules = IgnoreRules(options.ignore)
+        self.account: Account | None = None
+        self.local: m.LocalTree | None = None
+        self.deletes_approved = False
+        self.hostname = socket.gethostname()
+        self.executor = Executor(options.root, client, db, self.mirror, reporter)
+        self.held: list[m.Action] = []
+        self.skipped: list[Skipped] = []
+        self.offline = False  # a transfer in the last pass could not reach the server
+        self._sem = asyncio.Semaphore(options.transfers)
+        self._inflight_bytes = 0
+
+    # ---- remote -------------------------------------------------------------------------
+
+    async def refresh_account(self) -> Account:
+        self.account = await self.client.account()
+        return self.account
+
+    async def pull(self, wait_s: int = 0) -> int:
+        applied = await pull_changes(self.client, self.mirror, wait_s=wait_s)
+        self.db.set_cursor(self.mirror.cursor)
+        return applied
+
+    def quota(self) -> QuotaView | None:
+        if self.account is None:
+            return None
+        return QuotaView(self.account.quota.used_bytes, self.account.quota.limit_bytes)
+
+    # ---- root guard ---------------------------------------------------------------------
+
+    def is_first_sync(self) -> bool:
+        """True until the marker was written once for this state DB."""
+        return self.db.library_id() is None and not self.db.load_base().folders
+
+    def prepare_root(self) -> None:
+        """Create the root on the very first sync only; later a missing root means trouble."""
+        if self.is_first_sync() and not self.options.root.exists():
+            self.options.root.mkdir(parents=True)
+            log.info("root_created", root=str(self.options.root))
+
+    def guard_root(self) -> None:
+        """Raise RootMissingError unless the root and its marker are ours (DESIGN §5.1)."""
+        assert self.account is not None
+        first_sync = self.is_first_sync()
+        check_root(self.options.root, self.account.library_id, first_sync)
+        if first_sync:
+            write_marker(self.options.root, self.account.library_id, self.account.user.name)
+            self.db.set_library_id(self.account.library_id)
+
+    # ---- one pass -----------------------------------------------------------------------
+
+    def make_plan(self, only: set[str] | None = None) -> tuple[m.Plan, m.BaseTree, list[Skipped]]:
+        base = self.db.load_base()
+        result = scan(self.options.root, base, self.rules, only=only, previous=self.local)
+        self.local = result.tree
+        self.executor.tree = result.tree
+        self.skipped = merge_skipped(self.skipped, result)
+        planned = plan(
+            result.tree,
+            self.mirror.tree(),
+            base,
+            mode=self.options.mode,
+            hostname=self.hostname,
+            now=datetime.now(UTC),
+        )
+        return planned, base, self.skipped
+
+    async def reconcile(self, only: set[str] | None = None, dry_run: bool = False) -> PassResult:
+        if not dry_run:
+            self.prepare_root()
+        self.guard_root()
+        self.offline = False
+        planned, base, skipped = self.make_plan(only)
+        gated = gate(
+            planned,
+            base,
+            now_ns=time.time_ns(),
+            settle_s=self.options.settle_s,
+            quota=self.quota(),
+            inflight_bytes=self._inflight_bytes,
+            max_delete=self.options.max_delete,
+            deletes_approved=self.deletes_approved,
+        )
+        skipped_pairs = [(str(s.path), s.reason) for s in skipped]
+        if dry_run:
+            return PassResult(gated, 0, [], skipped_pairs)
+        failed: list[tuple[str, str]] = []
+        executed = 0
+        for action in gated.run_first:
+            executed += await self._run_one(action, failed)
+        results = await asyncio.gather(
+            *(self._run_limited(a, failed) for a in gated.run_files), return_exceptions=True
+        )
+        for outcome in results:
+            if isinstance(outcome, BaseException):
+                raise outcome  # only Unauthorized and cancellation get here
+            executed += outcome
+        for action in gated.run_last:
+            executed += await self._run_one(action, failed)
+        self.held = list(gated.held)
+        if gated.held:
+            log.warning("deletes_held", count=len(gated.held), max_delete=self.options.max_delete)
+        self._record_items(gated, failed)
+        return PassResult(gated, executed, failed, skipped_pairs)
+
+    async def _run_limited(self, action: m.Action, failed: list[tuple[str, str]]) -> int:
+        size = action.local.size if isinstance(action, m.Upload) else 0
+        async with self._sem:
+            self._inflight_bytes += size
+            try:
+                return await self._run_one(action, failed)
+            finally:
+                self._inflight_bytes -= size
+
+    async def _run_one(self, action: m.Action, failed: list[tuple[str, str]]) -> int:
+        path = _action_path(action)
+        try:
+            await self.executor.run(action)
+            self.db.clear_item(path)
+            return 1
+        except Unauthorized:
+            raise
+        except QuotaExceeded as exc:
+            await self.refresh_account()
+            failed.append((path, f"over quota: {exc.message}"))
+        except TransportError as exc:
+            self.offline = True
+            failed.append((path, f"server unreachable: {exc}"))
+        except (*RETRY_LATER, FileChangedError) as exc:
+            log.info("action_deferred", action=type(action).__name__, path=path, reason=str(exc))
+        except ApiError as exc:
+            failed.append((path, str(exc)))
+            log.warning("action_failed", action=type(action).__name__, path=path, error=str(exc))
+        except OSError as exc:
+            failed.append((path, f"{exc.strerror or exc}"))
+            log.warning("action_failed", action=type(action).__name__, path=path, error=str(exc))
+        return 0
+
+    def _record_items(self, gated: Gated, failed: list[tuple[str, str]]) -> None:
+        for waiting in gated.waiting:
+            self.db.set_item(
+                str(waiting.path),
+                "waiting",
+                waiting.reason,
+                {"needed_bytes": waiting.needed_bytes, "free_bytes": waiting.free_bytes},
+            )
+        for action in gated.held:
+            self.db.set_item(_action_path(action), "held", "big delete held", {})
+        for path, reason in failed:
+            self.db.set_item(path, "blocked", reason, {})
+
+    def restore_held(self) -> int:
+        """Cancel held deletes: forget their base so the next pass downloads the files again."""
+        restored = 0
+        for action in self.held:
+            if isinstance(action, m.DeleteRemote):
+                self.db.delete_file(action.base.path)
+                restored += 1
+            elif isinstance(action, m.DeleteRemoteFolder):
+                self.db.delete_folder(action.base.name)
+                restored += 1
+            self.db.clear_item(_action_path(action))
+        self.held = []
+        return restored
+
+    def sweep_temp_files(self, keep_ids: set[str]) -> int:
+        """Remove our temp files that no pending download will resume."""
+        removed = 0
+        root = self.options.root
+        for folder in root.iterdir() if root.is_dir() else ():
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            for entry in os.scandir(folder):
+                if entry.name.startswith(TEMP_PREFIX):
+                    file_id = entry.name[len(TEMP_PREFIX) :].removesuffix(".part")
+                    if file_id not in keep_ids:
+                        Path(entry.path).unlink(missing_ok=True)
+                        removed += 1
+        return removed

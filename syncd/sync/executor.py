@@ -1,0 +1,266 @@
+"""Carries out one planned action against the local tree and the server, re-checking before it
+destroys anything, and commits the resulting base entry only after the action succeeded."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from send2trash import send2trash
+
+from syncd.errors import NameTaken, NotFound, RevMismatch
+from syncd.log import get_logger
+from syncd.protocol import File, name_key
+from syncd.sync import model as m
+from syncd.sync.client import ApiClient
+from syncd.sync.remote import RemoteMirror, remote_file
+from syncd.sync.scanner import disk_path
+from syncd.sync.statedb import StateDB
+from syncd.sync.transfer import (
+    StaleError,
+    download_file,
+    fsync_dir,
+    require_absent,
+    require_unchanged,
+)
+
+log = get_logger("syncd.executor")
+
+
+class Reporter(Protocol):
+    def transfer_started(
+        self, path: str, direction: Literal["up", "down"], bytes_total: int
+    ) -> None: ...
+    def transfer_progress(self, path: str, bytes_done: int) -> None: ...
+    def transfer_finished(self, path: str) -> None: ...
+
+
+@dataclass
+class Executor:
+    root: Path
+    client: ApiClient
+    db: StateDB
+    mirror: RemoteMirror
+    reporter: Reporter
+    trash: Callable[[str], None] = send2trash
+    tree: m.LocalTree = field(default_factory=m.LocalTree)  # the scan this plan was made from
+
+    def path(self, rel: m.RelPath) -> Path:
+        """On-disk location of rel, honouring on-disk spellings (NFD) the scan found."""
+        return disk_path(self.root, self.tree, rel)
+
+    def folder_id(self, name: str, given: str | None) -> str:
+        if given is not None:
+            return given
+        base = self.db.load_base().folders.get(name)
+        if base is not None:
+            return base.folder_id
+        folder = self.mirror.folder_by_name(name)
+        if folder is None:
+            raise StaleError(f"folder {name!r} is not on the server yet")
+        return folder.id
+
+    async def run(self, action: m.Action) -> None:
+        handler = getattr(self, "_" + type(action).__name__)
+        await handler(action)
+
+    # ---- files --------------------------------------------------------------------------
+
+    def _progress(
+        self, rel: m.RelPath, direction: Literal["up", "down"], total: int
+    ) -> Callable[[int], None]:
+        self.reporter.transfer_started(str(rel), direction, total)
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            self.reporter.transfer_progress(str(rel), done)
+
+        return tick
+
+    async def _download(self, remote: m.RemoteFile, replaces: m.LocalFile | None) -> None:
+        target = self.path(remote.path)
+        target.parent.mkdir(exist_ok=True)
+        tick = self._progress(remote.path, "down", remote.size)
+        try:
+            st = await download_file(self.client, remote, target, replaces, tick)
+        finally:
+            self.reporter.transfer_finished(str(remote.path))
+        self._commit_file(remote, st.st_mtime_ns, st.st_ino)
+        log.info("download_finished", path=str(remote.path), size=remote.size)
+
+    def _commit_file(self, remote: m.RemoteFile, mtime_ns: int, inode: int) -> None:
+        self.db.put_file(
+            m.BaseFile(
+                path=remote.path,
+                file_id=remote.file_id,
+                folder_id=remote.folder_id,
+                rev=remote.rev,
+                sha256=remote.sha256,
+                size=remote.size,
+                mtime_ns=mtime_ns,
+                inode=inode,
+            )
+        )
+
+    async def _Download(self, action: m.Download) -> None:
+        await self._download(action.remote, action.replaces)
+
+    async def _Upload(self, action: m.Upload) -> None:
+        local = action.local
+        source = self.path(local.path)
+        require_unchanged(source, local)
+        if local.sha256 is None:
+            raise StaleError(f"{local.path} was not hashed")
+        folder_id = self.folder_id(local.path.folder, action.folder_id)
+        tick = self._progress(local.path, "up", local.size)
+        try:
+            file = await self.client.upload(
+                folder_id,
+                local.path.name,
+                source,
+                size=local.size,
+                sha256_hex=local.sha256,
+                mtime_ns=local.mtime_ns,
+                base_rev=action.base_rev,
+                progress=tick,
+            )
+        finally:
+            self.reporter.transfer_finished(str(local.path))
+        self._remember(file)
+        self._commit_file(remote_file(file, local.path.folder), local.mtime_ns, local.inode)
+        log.info("upload_finished", path=str(local.path), size=local.size)
+
+    def _remember(self, file: File) -> None:
+        """Record our own write in the mirror at once; the feed confirms it later."""
+        self.mirror.files[file.id] = file
+
+    async def _DeleteLocal(self, action: m.DeleteLocal) -> None:
+        target = self.path(action.local.path)
+        require_unchanged(target, action.local)
+        self.trash(str(target))
+        self.db.delete_file(action.local.path)
+        log.info("local_file_trashed", path=str(action.local.path))
+
+    async def _DeleteRemote(self, action: m.DeleteRemote) -> None:
+        with contextlib.suppress(NotFound):
+            await self.client.delete_file(action.base.file_id, action.base.rev)
+        self.mirror.files.pop(action.base.file_id, None)
+        self.db.delete_file(action.base.path)
+        log.info("remote_file_deleted", path=str(action.base.path))
+
+    async def _RenameLocal(self, action: m.RenameLocal) -> None:
+        source, target = self.path(action.local.path), self.path(action.remote.path)
+        require_unchanged(source, action.local)
+        target.parent.mkdir(exist_ok=True)
+        require_absent(target)
+        os.rename(source, target)
+        fsync_dir(target.parent)
+        self.db.delete_file(action.local.path)
+        self._commit_file(action.remote, action.local.mtime_ns, action.local.inode)
+        log.info("local_file_renamed", src=str(action.local.path), dst=str(action.remote.path))
+
+    async def _RenameRemote(self, action: m.RenameRemote) -> None:
+        base, local = action.base, action.local
+        folder_id = self.folder_id(local.path.folder, action.folder_id)
+        file = await self.client.move_file(
+            base.file_id,
+            base.rev,
+            name=local.path.name if local.path.name != base.path.name else None,
+            folder_id=folder_id if folder_id != base.folder_id else None,
+        )
+        self._remember(file)
+        self.db.delete_file(base.path)
+        self._commit_file(remote_file(file, local.path.folder), local.mtime_ns, local.inode)
+        log.info("remote_file_renamed", src=str(base.path), dst=str(local.path))
+
+    async def _KeepBoth(self, action: m.KeepBoth) -> None:
+        source = self.path(action.local.path)
+        copy = source.with_name(action.conflict_name)
+        require_unchanged(source, action.local)
+        require_absent(copy)
+        os.rename(source, copy)
+        log.warning("conflict_copy_made", path=str(action.local.path), copy=action.conflict_name)
+        await self._download(action.remote, None)
+
+    async def _RecordBase(self, action: m.RecordBase) -> None:
+        self._commit_file(action.remote, action.local.mtime_ns, action.local.inode)
+
+    async def _ForgetBase(self, action: m.ForgetBase) -> None:
+        self.db.delete_file(action.path)
+
+    # ---- folders ------------------------------------------------------------------------
+
+    async def _MakeLocalFolder(self, action: m.MakeLocalFolder) -> None:
+        target = self.root / action.remote.name
+        target.mkdir(exist_ok=True)
+        inode = os.lstat(target).st_ino
+        self.db.put_folder(m.BaseFolder(action.remote.name, action.remote.folder_id, inode))
+
+    async def _MakeRemoteFolder(self, action: m.MakeRemoteFolder) -> None:
+        name = action.local.name
+        try:
+            folder = await self.client.create_folder(name)
+        except NameTaken:
+            existing = next(
+                (f for f in await self.client.folders() if name_key(f.name) == name_key(name)),
+                None,
+            )
+            if existing is None or existing.name != name:
+                raise
+            folder = existing
+        self.mirror.folders[folder.id] = folder
+        self.db.put_folder(m.BaseFolder(name, folder.id, action.local.inode))
+        log.info("remote_folder_created", folder=name)
+
+    async def _RenameLocalFolder(self, action: m.RenameLocalFolder) -> None:
+        source, target = self.root / action.base.name, self.root / action.remote.name
+        require_absent(target)
+        os.rename(source, target)
+        self.db.rename_folder(
+            action.base.name,
+            m.BaseFolder(action.remote.name, action.base.folder_id, action.base.inode),
+        )
+        log.info("local_folder_renamed", src=action.base.name, dst=action.remote.name)
+
+    async def _RenameRemoteFolder(self, action: m.RenameRemoteFolder) -> None:
+        folder = await self.client.rename_folder(action.base.folder_id, action.local.name, None)
+        self.mirror.folders[folder.id] = folder
+        self.db.rename_folder(
+            action.base.name, m.BaseFolder(action.local.name, folder.id, action.local.inode)
+        )
+        log.info("remote_folder_renamed", src=action.base.name, dst=action.local.name)
+
+    async def _DeleteLocalFolder(self, action: m.DeleteLocalFolder) -> None:
+        target = self.root / action.name
+        try:
+            target.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            # Not empty: something local that was never synced lives there; keep it.
+            log.info("local_folder_kept", folder=action.name, reason="not empty")
+        self.db.delete_folder(action.name)
+
+    async def _DeleteRemoteFolder(self, action: m.DeleteRemoteFolder) -> None:
+        with contextlib.suppress(NotFound):
+            await self.client.delete_folder(action.base.folder_id)
+        self.mirror.folders.pop(action.base.folder_id, None)
+        self.db.delete_folder(action.base.name)
+        log.info("remote_folder_deleted", folder=action.base.name)
+
+    async def _RecordFolder(self, action: m.RecordFolder) -> None:
+        self.db.put_folder(
+            m.BaseFolder(action.local.name, action.remote.folder_id, action.local.inode)
+        )
+
+    async def _ForgetFolder(self, action: m.ForgetFolder) -> None:
+        self.db.delete_folder(action.name)
+
+
+RETRY_LATER = (StaleError, RevMismatch)

@@ -1,0 +1,102 @@
+"""Pure gates between plan and execution: which uploads are settled, which fit the quota, and
+which remote deletes are held back because one batch would delete too much (DESIGN §4, §5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from syncd.sync import model as m
+
+NS_PER_S = 1_000_000_000
+
+
+def is_settled(local: m.LocalFile, now_ns: int, settle_s: float) -> bool:
+    """A file is complete when it has not been modified for `settle_s`. A writer that keeps
+    appending keeps bumping mtime, so a slowly written file waits until the writer is done."""
+    return now_ns - local.mtime_ns >= settle_s * NS_PER_S
+
+
+@dataclass(frozen=True)
+class QuotaView:
+    used_bytes: int
+    limit_bytes: int
+
+    @property
+    def free_bytes(self) -> int:
+        return max(0, self.limit_bytes - self.used_bytes)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    path: m.RelPath
+    reason: str
+    needed_bytes: int = 0
+    free_bytes: int = 0
+
+
+@dataclass
+class Gated:
+    run_first: list[m.Action] = field(default_factory=list)  # folder makes/renames, in order
+    run_files: list[m.Action] = field(default_factory=list)  # file actions, may run in parallel
+    run_last: list[m.Action] = field(default_factory=list)  # folder deletes/forgets
+    waiting: list[Waiting] = field(default_factory=list)
+    held: list[m.Action] = field(default_factory=list)
+    unsettled_next_ns: int | None = None
+
+
+_FIRST = (
+    m.MakeLocalFolder,
+    m.MakeRemoteFolder,
+    m.RenameLocalFolder,
+    m.RenameRemoteFolder,
+    m.RecordFolder,
+)
+_LAST = (m.DeleteLocalFolder, m.DeleteRemoteFolder, m.ForgetFolder)
+
+
+def remote_delete_count(action: m.Action, base: m.BaseTree) -> int:
+    if isinstance(action, m.DeleteRemote):
+        return 1
+    if isinstance(action, m.DeleteRemoteFolder):
+        return sum(1 for p in base.files if p.folder == action.base.name)
+    return 0
+
+
+def gate(
+    plan: m.Plan,
+    base: m.BaseTree,
+    *,
+    now_ns: int,
+    settle_s: float,
+    quota: QuotaView | None,
+    inflight_bytes: int,
+    max_delete: int,
+    deletes_approved: bool,
+) -> Gated:
+    """Sort a plan into what runs now and what waits (unsettled, over quota, held)."""
+    out = Gated()
+    deletes = sum(remote_delete_count(a, base) for a in plan.actions)
+    hold_deletes = deletes > max_delete and not deletes_approved
+    reserved = inflight_bytes
+    for action in plan.actions:
+        if hold_deletes and remote_delete_count(action, base):
+            out.held.append(action)
+        elif isinstance(action, m.Upload):
+            if not is_settled(action.local, now_ns, settle_s):
+                ready_ns = action.local.mtime_ns + int(settle_s * NS_PER_S)
+                out.unsettled_next_ns = min(out.unsettled_next_ns or ready_ns, ready_ns)
+                continue
+            size = action.local.size
+            if quota is not None and quota.used_bytes + reserved + size > quota.limit_bytes:
+                free = max(0, quota.limit_bytes - quota.used_bytes - reserved)
+                out.waiting.append(Waiting(action.local.path, "over quota", size, free))
+                continue
+            reserved += size
+            out.run_files.append(action)
+        elif isinstance(action, _FIRST):
+            out.run_first.append(action)
+        elif isinstance(action, _LAST):
+            out.run_last.append(action)
+        else:
+            out.run_files.append(action)
+    return out

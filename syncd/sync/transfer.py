@@ -1,0 +1,140 @@
+"""Local file mechanics of transfers: a download lands in a temp file in the same folder, is
+hashed while written, fsynced, re-checked and renamed into place with the remote mtime; a cut
+download resumes from its temp file. Also the re-check helpers used before destroying."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+
+from syncd.errors import LocalError
+from syncd.sync.client import ApiClient, Progress
+from syncd.sync.model import LocalFile, RemoteFile
+
+TEMP_PREFIX = ".syncd-tmp-"
+
+
+class StaleError(LocalError):
+    """The path no longer matches what the plan saw: rescan instead of acting."""
+
+
+def temp_path_for(target: Path, file_id: str) -> Path:
+    return target.parent / f"{TEMP_PREFIX}{file_id}.part"
+
+
+def matches(path: Path, expected: LocalFile) -> bool:
+    """True when `path` is still the very file the plan saw (size, mtime, inode)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (st.st_size, st.st_mtime_ns, st.st_ino) == (
+        expected.size,
+        expected.mtime_ns,
+        expected.inode,
+    )
+
+
+def require_unchanged(path: Path, expected: LocalFile) -> None:
+    if not matches(path, expected):
+        raise StaleError(f"{path} changed since it was scanned")
+
+
+def require_absent(path: Path) -> None:
+    if os.path.lexists(path):
+        raise StaleError(f"{path} appeared since it was scanned")
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _hash_prefix(temp: Path) -> tuple[hashlib._Hash, int]:
+    digest = hashlib.sha256()
+    done = 0
+    with temp.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+            done += len(chunk)
+    return digest, done
+
+
+async def download_file(
+    client: ApiClient,
+    remote: RemoteFile,
+    target: Path,
+    replaces: LocalFile | None,
+    progress: Progress | None = None,
+) -> os.stat_result:
+    """Download `remote` into `target`. Returns the stat of the placed file. On any failure the
+    target is untouched; the temp file stays only to resume a cut transfer."""
+    temp = temp_path_for(target, remote.file_id)
+    digest, offset = hashlib.sha256(), 0
+    if temp.exists() and 0 < temp.stat().st_size <= remote.size:
+        digest, offset = _hash_prefix(temp)
+    if offset == remote.size and offset:
+        pass  # complete already; nothing to fetch
+    else:
+        handle = temp.open("ab" if offset else "wb")
+        try:
+
+            async def sink(chunk: bytes) -> None:
+                handle.write(chunk)
+                digest.update(chunk)
+
+            _status, resumed = await client.download_to(
+                remote.file_id,
+                sink,
+                offset=offset,
+                etag=f'"{remote.sha256}"',
+                progress=progress,
+            )
+            if offset and not resumed:
+                # Server sent the whole body (or 416): start again from scratch next time.
+                handle.close()
+                temp.unlink(missing_ok=True)
+                raise StaleError(f"resume of {target.name} refused; restarting")
+            handle.flush()
+            os.fsync(handle.fileno())
+        except asyncio.CancelledError:
+            # Shutdown aborts cleanly; only a crash (kill -9) leaves a temp file to resume.
+            handle.close()
+            temp.unlink(missing_ok=True)
+            raise
+        finally:
+            handle.close()
+    return _place(temp, target, remote, digest.hexdigest(), replaces)
+
+
+def _place(
+    temp: Path, target: Path, remote: RemoteFile, sha256_hex: str, replaces: LocalFile | None
+) -> os.stat_result:
+    size = temp.stat().st_size
+    if sha256_hex != remote.sha256 or size != remote.size:
+        temp.unlink(missing_ok=True)
+        raise StaleError(f"{target.name}: content does not match the server's digest")
+    os.utime(temp, ns=(remote.mtime_ns, remote.mtime_ns))
+    if replaces is None:
+        # link() refuses an existing target: a file the user just created is never clobbered.
+        try:
+            os.link(temp, target)
+        except FileExistsError as exc:
+            raise StaleError(f"{target} appeared since it was scanned") from exc
+        temp.unlink()
+    else:
+        require_unchanged(target, replaces)
+        os.replace(temp, target)
+    fsync_dir(target.parent)
+    return os.lstat(target)
+
+
+def discard_temp(target: Path, file_id: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        temp_path_for(target, file_id).unlink()
