@@ -9,6 +9,7 @@ import click
 
 from syncd.errors import ApiError
 from syncd.server.db import Db
+from syncd.server.ingest import commands as ingest_commands
 from syncd.server.quota import format_size, parse_size
 from syncd.server.users import (
     DEFAULT_MAX_FILE_BYTES,
@@ -133,3 +134,6 @@ def rotate_token_cmd(name: str, data_dir: Path) -> None:
         db.close()
     click.echo(f"new token for {name}:")
     click.echo(token)
+
+
+ingest_commands.register(admin)  # add-hook, list-hooks, remove-hook

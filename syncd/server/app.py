@@ -16,6 +16,7 @@ from syncd.errors import ApiError, BadRequest, InvalidName, NotFound, ServerErro
 from syncd.log import get_logger
 from syncd.server import feed, openapi, routes_changes, routes_files, routes_library, routes_test
 from syncd.server.http import STATE_KEY, USER_ID_KEY
+from syncd.server.ingest.routes import setup_ingest
 from syncd.server.state import DEFAULT_FEED_KEEP, ServerState
 
 log = get_logger(__name__)
@@ -122,6 +123,7 @@ def create_app(state: ServerState) -> web.Application:
         app[routes_test.FAULTS_KEY] = routes_test.Faults()
         app.add_routes(routes_test.routes)
     app.router.add_get("/v1/openapi.json", openapi.handler, name="openapi")
+    setup_ingest(app)  # webhooks, ingest events, share links, fetch queue
     app.cleanup_ctx.append(_compaction)
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)

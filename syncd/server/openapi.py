@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from syncd import __version__
 from syncd.protocol import MTIME_HEADER, Account, ChangesPage, File, FilesPage, Folder
+from syncd.server.ingest.openapi_paths import ingest_paths
 
 _MODELS: list[type[BaseModel]] = [Account, Folder, File, FilesPage, ChangesPage]
 Op = dict[str, Any]
@@ -248,7 +249,7 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "syncd library API", "version": __version__},
-        "paths": _paths(),
+        "paths": {**_paths(), **ingest_paths()},
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -52,7 +52,7 @@ def read(body: dict[str, Any]) -> Reading:
     reading = Reading()
     for entry in _dicts(body.get("entry")):
         for change in _dicts(entry.get("changes")):
-            value = change.get("value") if isinstance(change.get("value"), dict) else {}
+            value = _obj(change, "value")
             if change.get("field") != "messages" or not isinstance(value, dict):
                 reading.ignored.append(f"field {change.get('field')!r}")
                 continue
@@ -97,7 +97,7 @@ def _sender(message: dict[str, Any], contacts: dict[str, dict[str, Any]]) -> Sen
     is withheld. The profile name is the display name."""
     frm = str(message.get("from") or "")
     contact = contacts.get(frm) or (next(iter(contacts.values())) if len(contacts) == 1 else {})
-    profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+    profile = _obj(contact, "profile")
     name = profile.get("name") if isinstance(profile.get("name"), str) else None
     wa_id = str(contact.get("wa_id") or frm or "")
     phone = phone_from_digits(wa_id) if wa_id else None
@@ -122,3 +122,8 @@ def _int(value: object) -> int:
         return int(str(value))
     except ValueError:
         return 0
+
+
+def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}

@@ -124,3 +124,13 @@ def is_auto_name(
     return folder_name == base or (
         folder_name.startswith(f"{base} (") and folder_name.endswith(")")
     )
+
+
+def clean_display_name(name: str | None) -> str | None:
+    """A sender-chosen profile name without control characters or slashes, NFC, bounded."""
+    if not name:
+        return None
+    text = unicodedata.normalize("NFC", name)
+    text = "".join(ch for ch in text if ord(ch) >= 0x20 and ord(ch) != 0x7F).replace("/", "-")
+    text = " ".join(text.split())[:120].strip(" .")
+    return text or None

@@ -125,7 +125,7 @@ def _job(
     payload: dict[str, Any], media: dict[str, Any], message_id: str, sender: Sender, url: str
 ) -> MediaJob:
     mime = str(media.get("mimetype") or "application/octet-stream")
-    data = payload.get("_data") if isinstance(payload.get("_data"), dict) else {}
+    data = _obj(payload, "_data")
     voice = _is_voice(mime, data)
     sticker = _is_sticker(data) or bare_mime(mime) == "image/webp"
     timestamp = payload.get("timestamp")
@@ -151,8 +151,8 @@ def raw_message_id(message_id: str) -> str:
 
 
 def _is_voice(mime: str, data: dict[str, Any]) -> bool:
-    message = data.get("message") if isinstance(data.get("message"), dict) else {}
-    audio = message.get("audioMessage") if isinstance(message.get("audioMessage"), dict) else {}
+    message = _obj(data, "message")
+    audio = _obj(message, "audioMessage")
     if audio.get("ptt") is True or data.get("type") == "ptt":
         return True
     # WhatsApp records voice notes as Ogg/Opus; other audio arrives as mp3/m4a/aac.
@@ -160,7 +160,7 @@ def _is_voice(mime: str, data: dict[str, Any]) -> bool:
 
 
 def _is_sticker(data: dict[str, Any]) -> bool:
-    message = data.get("message") if isinstance(data.get("message"), dict) else {}
+    message = _obj(data, "message")
     return data.get("type") == "sticker" or "stickerMessage" in message
 
 
@@ -174,7 +174,7 @@ def sender_of(payload: dict[str, Any]) -> Sender:
         else chat
     )
     who = who or chat
-    data = payload.get("_data") if isinstance(payload.get("_data"), dict) else {}
+    data = _obj(payload, "_data")
     name = _push_name(data)
     user, _, server = who.partition("@")
     user = user.split(":", 1)[0]  # `<digits>:<device>@s.whatsapp.net`
@@ -191,7 +191,7 @@ def sender_of(payload: dict[str, Any]) -> Sender:
 
 
 def _push_name(data: dict[str, Any]) -> str | None:
-    info = data.get("Info") if isinstance(data.get("Info"), dict) else {}
+    info = _obj(data, "Info")
     for value in (data.get("pushName"), data.get("notifyName"), info.get("PushName")):
         if isinstance(value, str) and value.strip():
             return value.strip()
@@ -199,7 +199,7 @@ def _push_name(data: dict[str, Any]) -> str | None:
 
 
 def _alt_phone(data: dict[str, Any], *, group: bool) -> str | None:
-    key = data.get("key") if isinstance(data.get("key"), dict) else {}
+    key = _obj(data, "key")
     names = ("participantAlt", "participantPn") if group else ("remoteJidAlt", "senderPn")
     for name in names:
         value = key.get(name)
@@ -212,3 +212,8 @@ def _alt_phone(data: dict[str, Any], *, group: bool) -> str | None:
 
 def unauthorized_note(message: str) -> Note:
     return Note("unauthorized", None, message)
+
+
+def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}

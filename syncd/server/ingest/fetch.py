@@ -1,0 +1,202 @@
+"""The background fetch queue: media jobs persisted in `ingest_jobs` (so the queue survives a
+restart), fetched by a few concurrent workers with retries, size caps per kind and the SSRF
+rules re-checked at fetch time; each final outcome lands in the ingest events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from dataclasses import dataclass
+
+import aiohttp
+
+from syncd.log import get_logger
+from syncd.server.db import now_ns
+from syncd.server.ingest import events, hooks
+from syncd.server.ingest.download import Downloader, Refused, Retryable
+from syncd.server.ingest.model import MediaJob, Outcome
+from syncd.server.state import ServerState
+
+log = get_logger(__name__)
+MAX_IDLE_WAIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Tunables; tests shorten them via the environment (SYNCD_INGEST_RETRY_DELAYS_S="0.05,0.1",
+    SYNCD_INGEST_READ_TIMEOUT_S, SYNCD_PUBLIC_URL)."""
+
+    retry_delays_s: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 60.0, 120.0)
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 30.0
+    workers: int = 4
+    public_url: str | None = None
+
+    @classmethod
+    def from_env(cls) -> IngestSettings:
+        env = os.environ
+        delays = env.get("SYNCD_INGEST_RETRY_DELAYS_S")
+        return cls(
+            retry_delays_s=tuple(float(d) for d in delays.split(",") if d.strip())
+            if delays
+            else cls.retry_delays_s,
+            connect_timeout_s=float(env.get("SYNCD_INGEST_CONNECT_TIMEOUT_S", "10")),
+            read_timeout_s=float(env.get("SYNCD_INGEST_READ_TIMEOUT_S", "30")),
+            public_url=env.get("SYNCD_PUBLIC_URL") or None,
+        )
+
+
+class IngestQueue:
+    """Jobs move pending -> fetching -> done | refused | failed (pending again on a retry)."""
+
+    def __init__(self, state: ServerState, settings: IngestSettings) -> None:
+        self.state = state
+        self.settings = settings
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        with self.state.db.tx() as conn:  # a crash mid-fetch: that fetch starts over
+            conn.execute("UPDATE ingest_jobs SET state='pending' WHERE state='fetching'")
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=self.settings.connect_timeout_s,
+            sock_read=self.settings.read_timeout_s,
+        )
+        self._session = aiohttp.ClientSession(timeout=timeout, auto_decompress=False)
+        self._runner = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._runner, *self._inflight) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with self.state.db.tx() as conn:  # interrupted fetches resume after the restart
+            conn.execute("UPDATE ingest_jobs SET state='pending' WHERE state='fetching'")
+        if self._session is not None:
+            await self._session.close()
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            self._start_due()
+            wait_s = self._next_wait_s()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait_s)
+
+    def _start_due(self) -> None:
+        free = self.settings.workers - len(self._inflight)
+        if free <= 0:
+            return
+        rows = self.state.db.all(
+            "SELECT * FROM ingest_jobs WHERE state='pending' AND next_ns<=? ORDER BY next_ns"
+            " LIMIT ?",
+            now_ns(),
+            free,
+        )
+        for row in rows:
+            with self.state.db.tx() as conn:
+                conn.execute(
+                    "UPDATE ingest_jobs SET state='fetching' WHERE hook_id=? AND message_id=?",
+                    (row["hook_id"], row["message_id"]),
+                )
+            task = asyncio.create_task(self._process(row))
+            self._inflight.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._wake.set()
+
+    def _next_wait_s(self) -> float:
+        if len(self._inflight) >= self.settings.workers:
+            return MAX_IDLE_WAIT_S
+        row = self.state.db.one("SELECT MIN(next_ns) AS n FROM ingest_jobs WHERE state='pending'")
+        if row is None or row["n"] is None:
+            return MAX_IDLE_WAIT_S
+        return min(MAX_IDLE_WAIT_S, max(0.0, (int(row["n"]) - now_ns()) / 1e9))
+
+    async def _process(self, row: sqlite3.Row) -> None:
+        job = MediaJob.model_validate_json(row["job"])
+        hook = hooks.get_hook(self.state.db, row["hook_id"])
+        if hook is None:
+            self._finish(row, job, "failed", "fetch_failed", "the hook was removed")
+            return
+        assert self._session is not None
+        try:
+            file_id = await Downloader(self.state, self._session, hook).fetch(job, row["user_id"])
+        except Refused as exc:
+            self._finish(row, job, "refused", "refused", exc.reason)
+        except Retryable as exc:
+            self._retry(row, job, exc.reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("ingest_fetch_crashed", hook=hooks.short(hook.id))
+            self._retry(row, job, f"internal error: {type(exc).__name__}")
+        else:
+            self._finish(row, job, "done", "stored", None, file_id)
+
+    def _retry(self, row: sqlite3.Row, job: MediaJob, reason: str) -> None:
+        attempts = int(row["attempts"]) + 1
+        delays = self.settings.retry_delays_s
+        if attempts > len(delays):
+            self._finish(
+                row, job, "failed", "fetch_failed", f"{reason} (gave up after {attempts} attempts)"
+            )
+            return
+        next_ns = now_ns() + int(delays[attempts - 1] * 1e9)
+        with self.state.db.tx() as conn:
+            conn.execute(
+                "UPDATE ingest_jobs SET state='pending', attempts=?, next_ns=? WHERE hook_id=?"
+                " AND message_id=? AND state='fetching'",
+                (attempts, next_ns, row["hook_id"], row["message_id"]),
+            )
+        log.info(
+            "ingest_fetch_retrying",
+            hook=hooks.short(row["hook_id"]),
+            attempts=attempts,
+            reason=reason,
+        )
+
+    def _finish(
+        self,
+        row: sqlite3.Row,
+        job: MediaJob,
+        job_state: str,
+        outcome: Outcome,
+        reason: str | None,
+        file_id: str | None = None,
+    ) -> None:
+        with self.state.db.tx() as conn:
+            conn.execute(
+                "UPDATE ingest_jobs SET state=?, file_id=?, attempts=attempts+1 WHERE hook_id=?"
+                " AND message_id=?",
+                (job_state, file_id, row["hook_id"], row["message_id"]),
+            )
+        events.record(
+            self.state.db,
+            row["user_id"],
+            outcome,
+            hook_id=row["hook_id"],
+            message_id=job.message_id,
+            reason=reason,
+            file_id=file_id,
+            sender=job.sender.participant_id,
+        )
+        log.info(
+            "ingest_finished",
+            hook=hooks.short(row["hook_id"]),
+            outcome=outcome,
+            reason=reason,
+            file_id=file_id,
+        )

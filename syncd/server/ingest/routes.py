@@ -1,0 +1,148 @@
+"""Webhook routes (`POST /hooks/{id}`, Cloud API `GET /hooks/{id}` handshake), a file's ingest
+origin (`GET /v1/files/{id}/origin`), and `setup_ingest`, which the app factory calls to add
+these routes, the events and share-link routes and the fetch queue's start/stop."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from syncd.errors import FileTooLarge, Forbidden, InvalidJson, NotFound, Unauthorized
+from syncd.log import get_logger
+from syncd.server import links
+from syncd.server.db import rfc3339
+from syncd.server.files import file_row
+from syncd.server.http import STATE_KEY, auth, state_of
+from syncd.server.ingest import cloudapi, events, hooks, intake, waha
+from syncd.server.ingest.fetch import IngestQueue, IngestSettings
+from syncd.server.ingest.hooks import Hook
+from syncd.server.ingest.model import MediaJob
+
+log = get_logger(__name__)
+QUEUE_KEY = web.AppKey("syncd_ingest_queue", IngestQueue)
+MAX_WEBHOOK_BYTES = 4 << 20  # Meta: payloads up to 3 MB
+routes = web.RouteTableDef()
+
+
+def _hook(request: web.Request) -> Hook:
+    hook = hooks.get_hook(state_of(request).db, request.match_info["hook_id"])
+    if hook is None:
+        raise NotFound("no such hook")
+    return hook
+
+
+async def _raw_body(request: web.Request) -> bytes:
+    """The exact bytes the gateway signed (never a re-serialisation), bounded."""
+    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
+        raise FileTooLarge("webhook body too large", max_bytes=MAX_WEBHOOK_BYTES)
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > MAX_WEBHOOK_BYTES:
+            raise FileTooLarge("webhook body too large", max_bytes=MAX_WEBHOOK_BYTES)
+    return bytes(body)
+
+
+def _check_signature(request: web.Request, hook: Hook, body: bytes) -> None:
+    config = hook.config
+    if hook.type == "waha":
+        if config.insecure_no_hmac and not config.hmac_key:
+            return
+        ok = waha.signature_ok(config.hmac_key or "", body, request.headers.get("X-Webhook-Hmac"))
+    else:
+        ok = cloudapi.signature_ok(
+            config.app_secret or "", body, request.headers.get("X-Hub-Signature-256")
+        )
+    if not ok:
+        events.record(
+            state_of(request).db,
+            hook.user_id,
+            "unauthorized",
+            hook_id=hook.id,
+            reason="missing or wrong webhook signature; nothing stored",
+        )
+        log.warning("webhook_signature_rejected", hook=hooks.short(hook.id))
+        raise Unauthorized("missing or wrong webhook signature")
+
+
+@routes.post("/hooks/{hook_id}", name="webhook")
+async def webhook(request: web.Request) -> web.Response:
+    """Verify, read, queue; answers at once (the fetch runs in the background queue)."""
+    hook = _hook(request)
+    body = await _raw_body(request)
+    _check_signature(request, hook, body)
+    try:
+        payload: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidJson("webhook body is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise InvalidJson("webhook body must be a JSON object")
+    if hook.type == "waha":
+        reading = waha.read(payload, hook.config.gateway_url or "")
+    else:
+        reading = cloudapi.read(payload)
+    admitted = intake.admit(state_of(request), hook, reading)
+    if admitted.queued:
+        request.app[QUEUE_KEY].kick()
+    log.info("webhook_received", hook=hooks.short(hook.id), **admitted.as_dict())
+    return web.json_response({"ok": True, **admitted.as_dict()})
+
+
+@routes.get("/hooks/{hook_id}", name="webhook_verify")
+async def webhook_verify(request: web.Request) -> web.Response:
+    """Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` matches."""
+    hook = _hook(request)
+    if hook.type != "cloudapi":
+        raise NotFound("this hook has no verification handshake (WAHA hooks take POST only)")
+    challenge = cloudapi.verify_challenge(dict(request.query), hook.config.verify_token or "")
+    if challenge is None:
+        raise Forbidden("hub.mode or hub.verify_token does not match")
+    return web.Response(text=challenge, content_type="text/plain")
+
+
+@routes.get("/v1/files/{file_id}/origin", name="file_origin")
+async def file_origin(request: web.Request) -> web.Response:
+    """Where an incoming file came from, and whether the sender later revoked the message."""
+    user = auth(request)
+    state = state_of(request)
+    row = file_row(state, user["id"], request.match_info["file_id"])
+    job = state.db.one("SELECT * FROM ingest_jobs WHERE file_id=?", row["id"])
+    if job is None:
+        raise NotFound("this file did not arrive through a webhook", file_id=row["id"])
+    media = MediaJob.model_validate_json(job["job"])
+    return web.json_response(
+        {
+            "file_id": row["id"],
+            "hook_id": job["hook_id"],
+            "provider": media.provider,
+            "message_id": job["message_id"],
+            "sender": media.sender.model_dump(),
+            "caption": media.caption,
+            "received_at": rfc3339(job["created_ns"]),
+            "revoked": job["revoked_ns"] is not None,
+            "revoked_at": rfc3339(job["revoked_ns"]) if job["revoked_ns"] else None,
+        }
+    )
+
+
+def setup_ingest(app: web.Application, settings: IngestSettings | None = None) -> None:
+    """Add the ingest, events and share-link routes and run the fetch queue with the app."""
+    settings = settings or IngestSettings.from_env()
+    app.add_routes(routes)
+    app.add_routes(events.routes)
+    links.setup_links(app, settings.public_url)
+
+    # app[STATE_KEY] is set by create_app before it calls us.
+    queue = IngestQueue(app[STATE_KEY], settings)
+    app[QUEUE_KEY] = queue
+
+    async def start(_app: web.Application) -> None:
+        await queue.start()
+
+    async def stop(_app: web.Application) -> None:
+        await queue.stop()  # on_shutdown: before on_cleanup closes the database
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
