@@ -75,6 +75,19 @@ def query_int(request: web.Request, key: str, default: int, lo: int, hi: int) ->
     return value
 
 
+def query_float(request: web.Request, key: str, default: float, lo: float, hi: float) -> float:
+    raw = request.query.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{key} must be a number", **{key: raw}) from exc
+    if not lo <= value <= hi:
+        raise BadRequest(f"{key} must be between {lo:g} and {hi:g}", **{key: value})
+    return value
+
+
 def precondition(request: web.Request) -> Precondition:
     if_match = request.headers.get("If-Match")
     if_none = request.headers.get("If-None-Match")

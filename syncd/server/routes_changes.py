@@ -9,7 +9,7 @@ from aiohttp import web
 
 from syncd.protocol import MAX_WAIT_S
 from syncd.server import feed
-from syncd.server.http import auth, model_response, query_int, state_of
+from syncd.server.http import auth, model_response, query_float, query_int, state_of
 
 routes = web.RouteTableDef()
 
@@ -20,7 +20,7 @@ async def changes(request: web.Request) -> web.Response:
     state = state_of(request)
     cursor = query_int(request, "cursor", 0, 0, 2**62)
     limit = query_int(request, "limit", feed.DEFAULT_LIMIT, 1, feed.MAX_LIMIT)
-    wait_s = query_int(request, "wait", 0, 0, MAX_WAIT_S)
+    wait_s = query_float(request, "wait", 0.0, 0.0, MAX_WAIT_S)
     deadline = time.monotonic() + wait_s
     while True:
         # Take the event before reading, so a change between the read and the wait still

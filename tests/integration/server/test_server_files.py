@@ -220,3 +220,13 @@ async def test_zero_byte_file(srv: Srv) -> None:
     file = await alice.upload(folder, "empty.txt", b"")
     reply = await alice.call("GET", f"/v1/files/{file['id']}/content")
     assert (reply.status, reply.body) == (200, b"")
+
+
+async def test_head_of_content_sends_headers_only(srv: Srv) -> None:
+    alice = srv.user("alice")
+    folder = await alice.folder()
+    file = await alice.upload(folder, "a.pdf", b"%PDF-1.4 tiny")
+    reply = await alice.call("HEAD", f"/v1/files/{file['id']}/content")
+    assert reply.status == 200 and reply.body == b""
+    assert reply.headers["Content-Length"] == "13"
+    assert reply.headers["Content-Type"] == "application/pdf"
