@@ -221,7 +221,7 @@ def _paths() -> dict[str, dict[str, Op]]:
                 params=[
                     _p("cursor", "query", "integer"),
                     _p("limit", "query", "integer"),
-                    _p("wait", "query", "integer"),
+                    _p("wait", "query", "number", "long poll seconds, <= 60"),
                 ],
             )
         },
