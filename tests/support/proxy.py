@@ -72,7 +72,8 @@ class FaultProxy:
         while True:
             while self.state.stall:
                 await asyncio.sleep(0.05)
-            chunk = await reader.read(16384 if self.state.rate_bytes_per_s is None else 4096)
+            rate = self.state.rate_bytes_per_s
+            chunk = await reader.read(65536 if rate is None else max(1024, min(65536, rate // 20)))
             if not chunk:
                 with contextlib.suppress(OSError):
                     writer.write_eof()
