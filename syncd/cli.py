@@ -37,6 +37,10 @@ def _register() -> None:
 
     sync_commands.register(cli)
 
+    from syncd.demo import demo
+
+    cli.add_command(demo)
+
 
 def main() -> None:
     _register()
