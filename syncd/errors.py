@@ -25,6 +25,10 @@ class RootMissingError(LocalError):
     """Sync root or its `.syncd-root` marker is missing, or belongs to another library."""
 
 
+class FileChangedError(LocalError):
+    """A local file changed while it was being read for upload; retried after it settles."""
+
+
 class TransportError(SyncdError):
     """The server could not be reached or the connection broke (retryable)."""
 
