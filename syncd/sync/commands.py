@@ -17,6 +17,7 @@ from syncd.sync.client import ApiClient
 from syncd.sync.daemon import open_engine, run_daemon
 from syncd.sync.engine import EngineOptions, PassResult
 from syncd.sync.gate import NS_PER_S
+from syncd.sync.notify import DesktopNotifier
 from syncd.sync.status import StatusBoard, socket_path_for_settings
 
 EXIT_ROOT_MISSING = 4
@@ -32,6 +33,8 @@ def _options(settings: Settings) -> EngineOptions:
         transfers=settings.sync.transfers,
         max_delete=settings.sync.max_delete,
         settle_s=settings.sync.settle_s,
+        quiet_s=settings.sync.quiet_s,
+        max_wait_s=settings.sync.max_wait_s,
         ignore=list(settings.sync.ignore),
     )
 
@@ -92,6 +95,9 @@ def run(config: Path | None, **flags: Any) -> None:
             socket_path=socket_path,
             board=board,
             rescan_interval_s=settings.sync.rescan_interval_s,
+            notifier=DesktopNotifier(
+                settings.notify.min_interval_s, enabled=settings.notify.enabled
+            ),
         )
     )
     sys.exit(code)

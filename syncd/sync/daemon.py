@@ -14,10 +14,12 @@ from typing import Any
 
 from syncd.errors import RootMissingError, TransportError, Unauthorized
 from syncd.log import get_logger
+from syncd.sync import model as m
 from syncd.sync import sdnotify
 from syncd.sync.client import ApiClient
 from syncd.sync.engine import Engine, EngineOptions, PassResult
 from syncd.sync.gate import NS_PER_S
+from syncd.sync.notify import DesktopNotifier
 from syncd.sync.statedb import StateDB, default_state_path
 from syncd.sync.status import StatusBoard, StatusServer
 from syncd.sync.watcher import Watcher
@@ -64,11 +66,27 @@ async def open_engine(
     return engine
 
 
-def report_pass(board: StatusBoard, engine: Engine, result: PassResult) -> None:
+def held_paths(held: list[m.Action]) -> list[str]:
+    paths: list[str] = []
+    for action in held:
+        if isinstance(action, m.DeleteRemote):
+            paths.append(str(action.base.path))
+        elif isinstance(action, m.DeleteRemoteFolder):
+            paths.extend(str(f.path) for f in action.files)
+    return paths
+
+
+def report_pass(
+    board: StatusBoard, engine: Engine, result: PassResult, notifier: DesktopNotifier
+) -> None:
     board.clear_waiting()
     for waiting in result.gated.waiting:
         board.set_waiting(str(waiting.path), waiting.needed_bytes, waiting.free_bytes)
-    board.set_held_deletes([str(getattr(a, "base", a)) for a in result.gated.held])
+        notifier.over_quota(str(waiting.path), waiting.needed_bytes, waiting.free_bytes)
+    held = held_paths(result.gated.held)
+    board.set_held_deletes(held)
+    if held:
+        notifier.held_deletes(len(held))
     board.clear_not_synced()
     for path, reason in result.skipped:
         board.set_not_synced(path, reason)
@@ -94,6 +112,7 @@ class Daemon:
         self.paused = False
         self._next_settle_ns: int | None = None
         self.rescan_interval_s = 300.0
+        self.notifier = DesktopNotifier(enabled=False)
 
     async def on_command(self, cmd: str, _request: dict[str, Any]) -> dict[str, Any]:
         if cmd == "pause":
@@ -177,7 +196,7 @@ class Daemon:
             await asyncio.sleep(AUTH_RETRY_S)
             self.wakeups.hint(None)
             return
-        report_pass(self.board, self.engine, result)
+        report_pass(self.board, self.engine, result, self.notifier)
         if self.engine.offline:
             self.board.set_state("offline", "the server is unreachable; retrying")
             await asyncio.sleep(OFFLINE_RETRY_S)
@@ -201,6 +220,7 @@ async def run_daemon(
     socket_path: Path | None,
     board: StatusBoard,
     rescan_interval_s: float = 300.0,
+    notifier: DesktopNotifier | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT. Returns the process exit code."""
     loop = asyncio.get_running_loop()
@@ -216,6 +236,8 @@ async def run_daemon(
             return 0
         daemon = Daemon(engine, board, socket_path)
         daemon.rescan_interval_s = rescan_interval_s
+        if notifier is not None:
+            daemon.notifier = notifier
         daemon.stopping = stop
         if status_server is not None:
             status_server.on_command = daemon.on_command
@@ -255,7 +277,10 @@ def _log_task_end(task: asyncio.Task[None]) -> None:
 
 async def _supervise(daemon: Daemon, root: Path, stop: asyncio.Event) -> int:
     daemon.engine.prepare_root()
-    watcher = Watcher(root, daemon.engine.rules)
+    options = daemon.engine.options
+    watcher = Watcher(
+        root, daemon.engine.rules, quiet_s=options.quiet_s, max_wait_s=options.max_wait_s
+    )
     watcher.start(asyncio.get_running_loop())
     tasks = [
         asyncio.create_task(daemon.follow_remote(), name="remote"),

@@ -42,6 +42,8 @@ class EngineOptions:
     transfers: int = 4
     max_delete: int = 50
     settle_s: float = 1.0
+    quiet_s: float = 0.2  # watcher debounce: quiet period
+    max_wait_s: float = 2.0  # watcher debounce: longest delay of a hint
     ignore: list[str] = field(default_factory=list)
 
 

@@ -251,8 +251,11 @@ class Executor:
         with contextlib.suppress(NotFound):
             await self.client.delete_folder(action.base.folder_id)
         self.mirror.folders.pop(action.base.folder_id, None)
-        self.db.delete_folder(action.base.name)
-        log.info("remote_folder_deleted", folder=action.base.name)
+        with self.db.transaction():
+            for file in action.files:
+                self.db.delete_file(file.path)
+            self.db.delete_folder(action.base.name)
+        log.info("remote_folder_deleted", folder=action.base.name, files=len(action.files))
 
     async def _RecordFolder(self, action: m.RecordFolder) -> None:
         self.db.put_folder(

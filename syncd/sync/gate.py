@@ -44,7 +44,10 @@ class Gated:
     unsettled_next_ns: int | None = None
 
 
+# Sequential, before the parallel file actions: folders must exist before files go into them,
+# and a KeepBoth must have moved the local version aside before its copy is uploaded.
 _FIRST = (
+    m.KeepBoth,
     m.MakeLocalFolder,
     m.MakeRemoteFolder,
     m.RenameLocalFolder,
@@ -58,7 +61,7 @@ def remote_delete_count(action: m.Action, base: m.BaseTree) -> int:
     if isinstance(action, m.DeleteRemote):
         return 1
     if isinstance(action, m.DeleteRemoteFolder):
-        return sum(1 for p in base.files if p.folder == action.base.name)
+        return len(action.files) or sum(1 for p in base.files if p.folder == action.base.name)
     return 0
 
 
