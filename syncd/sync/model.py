@@ -145,8 +145,9 @@ class RenameRemote:
 
 @dataclass(frozen=True)
 class KeepBoth:
-    """Both sides changed differently: move the local version to `conflict_name` (it is then
-    uploaded as a new file) and download the remote version into the original path."""
+    """Both sides changed differently: move the local version to `conflict_name` and download
+    the remote version into the original path. In mirror mode the plan holds, right after it,
+    an Upload of the copy (as a new file); run that Upload only after this action."""
 
     local: LocalFile
     remote: RemoteFile
@@ -199,7 +200,12 @@ class DeleteLocalFolder:
 
 @dataclass(frozen=True)
 class DeleteRemoteFolder:
+    """Local deleted the folder and the server's copy is unchanged: the server deletes it with
+    every file in it. `files` are the base entries of those files (for the big-delete count and
+    so the engine can drop them from base once the delete succeeded)."""
+
     base: BaseFolder
+    files: tuple[BaseFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,6 +248,7 @@ class Plan:
     folder deletes. `mode` is "mirror" or "backup"."""
 
     actions: tuple[Action, ...] = ()
+    mode: str = "mirror"
 
     def __bool__(self) -> bool:
         return bool(self.actions)

@@ -1,0 +1,450 @@
+"""Pure sync planner: compares local now, remote now and base (what both sides held at the last
+sync) and returns the actions that bring both sides together again (DESIGN §4; the rules as
+built are in docs/architecture.md, "Planner")."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from syncd.protocol import MAX_NAME_BYTES, name_key
+from syncd.sync.model import (
+    Action,
+    BaseFile,
+    BaseFolder,
+    BaseTree,
+    DeleteLocal,
+    DeleteLocalFolder,
+    DeleteRemote,
+    DeleteRemoteFolder,
+    Download,
+    ForgetBase,
+    ForgetFolder,
+    KeepBoth,
+    LocalFile,
+    LocalFolder,
+    LocalTree,
+    MakeLocalFolder,
+    MakeRemoteFolder,
+    Plan,
+    RecordBase,
+    RecordFolder,
+    RelPath,
+    RemoteFile,
+    RemoteFolder,
+    RemoteTree,
+    RenameLocal,
+    RenameLocalFolder,
+    RenameRemote,
+    RenameRemoteFolder,
+    Upload,
+)
+
+MODES = ("mirror", "backup")
+SAME, CHANGED, NEW, DELETED, ABSENT = "same", "changed", "new", "deleted", "absent"
+MAX_HOST_BYTES = 63  # a DNS label; keeps the stem's share of a 255-byte name large
+
+
+# ---- per-file comparisons --------------------------------------------------------------------
+
+
+def _stat_same(local: LocalFile, base: BaseFile) -> bool:
+    return (local.size, local.mtime_ns, local.inode) == (base.size, base.mtime_ns, base.inode)
+
+
+def local_unchanged(local: LocalFile, base: BaseFile) -> bool:
+    """Unchanged vs base: same hash, or (not hashed) same size, mtime and inode."""
+    if local.sha256 is not None:
+        return local.sha256 == base.sha256
+    return _stat_same(local, base)
+
+
+def remote_unchanged(remote: RemoteFile, base: BaseFile) -> bool:
+    return (remote.file_id, remote.rev, remote.sha256) == (base.file_id, base.rev, base.sha256)
+
+
+def _local_sha(local: LocalFile, base: BaseFile | None) -> str | None:
+    """The local content hash when known (hashed, or provably the base content)."""
+    if local.sha256 is not None:
+        return local.sha256
+    return base.sha256 if base is not None and _stat_same(local, base) else None
+
+
+def _lstate(local: LocalFile | None, base: BaseFile | None) -> str:
+    if local is None:
+        return DELETED if base is not None else ABSENT
+    if base is None:
+        return NEW
+    return SAME if local_unchanged(local, base) else CHANGED
+
+
+def _rstate(remote: RemoteFile | None, base: BaseFile | None) -> str:
+    if remote is None:
+        return DELETED if base is not None else ABSENT
+    if base is None:
+        return NEW
+    return SAME if remote_unchanged(remote, base) else CHANGED
+
+
+# ---- conflict names --------------------------------------------------------------------------
+
+
+def _utf8_prefix(text: str, max_bytes: int) -> str:
+    return text.encode("utf-8")[: max(0, max_bytes)].decode("utf-8", errors="ignore")
+
+
+def conflict_name(name: str, *, hostname: str, now: datetime, taken: Iterable[str] = ()) -> str:
+    """`stem (conflicted copy YYYY-MM-DD HHMMSS host)[ N].ext`, unique against `taken`
+    (compared as the server does, by name_key) and at most MAX_NAME_BYTES: the stem is cut."""
+    keys = {name_key(t) for t in taken}
+    host = "".join(ch for ch in hostname if ch != "/" and 0x20 <= ord(ch) != 0x7F) or "host"
+    host = _utf8_prefix(host, MAX_HOST_BYTES)
+    stem, ext = posixpath.splitext(name)
+    tag = f" (conflicted copy {now:%Y-%m-%d %H%M%S} {host})"
+    n = 1
+    while True:
+        suffix = tag + (f" {n}" if n > 1 else "")
+        budget = MAX_NAME_BYTES - len((suffix + ext).encode("utf-8"))
+        if budget < 1:  # absurdly long extension: fold it into the stem and cut that instead
+            stem, ext = name, ""
+            budget = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
+        candidate = _utf8_prefix(stem, budget) + suffix + ext
+        if name_key(candidate) not in keys:
+            return candidate
+        n += 1
+
+
+# ---- folders ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Folder:
+    """One folder under the name it has once the plan's folder actions ran ("final")."""
+
+    final: str
+    base: BaseFolder | None = None
+    local: LocalFolder | None = None
+    remote: RemoteFolder | None = None
+    early: Action | None = None  # make / rename / record, runs before file actions
+    late: str | None = None  # "delete_local" | "delete_remote" | "forget", runs after
+
+
+def _side_name(
+    base_name: str, found: str | None, names: set[str], others: set[str], rename_ok: bool
+) -> tuple[str | None, bool]:
+    """Where a base folder is on one side, and whether by identity (inode / folder id): at the
+    name its identity has (a rename only to a name free in base and on the other side), else
+    at its base name (re-created there), else gone (None)."""
+    if found is not None and (found == base_name or (rename_ok and found not in others)):
+        return found, True
+    return (base_name if base_name in names else None), False
+
+
+def _resolve_folders(
+    local: LocalTree, remote: RemoteTree, base: BaseTree, mode: str
+) -> dict[str, _Folder]:
+    by_inode = {f.inode: f.name for f in sorted(local.folders.values(), key=lambda f: f.name)}
+    by_id = {f.folder_id: f.name for f in remote.folders.values()}
+    lnames, rnames, bnames = set(local.folders), set(remote.folders), set(base.folders)
+    claimed_l: set[str] = set()
+    claimed_r: set[str] = set()
+    out: dict[str, _Folder] = {}
+    for bf in sorted(base.folders.values(), key=lambda f: f.name):
+        lfound, rfound = by_inode.get(bf.inode), by_id.get(bf.folder_id)
+        lfound = None if lfound in claimed_l else lfound
+        rfound = None if rfound in claimed_r else rfound
+        # backup mode never propagates a local rename, so it does not look for one
+        lcur, lid = _side_name(bf.name, lfound, lnames, rnames | bnames, mode == "mirror")
+        rcur, rid = _side_name(bf.name, rfound, rnames, lnames | bnames, True)
+        # A rename applies to the same folder on the other side; when that side deleted or
+        # re-created it, the rename is a change that wins over the delete (as for files):
+        # the renamed folder then counts as a new folder.
+        if lcur not in (None, bf.name) and not rid:
+            lcur, lid = (bf.name if bf.name in lnames else None), False
+        if rcur not in (None, bf.name) and not lid:
+            rcur, rid = (bf.name if bf.name in rnames else None), False
+        final = next((n for n in (lcur, rcur) if n not in (None, bf.name)), bf.name)
+        claimed_l.update([lcur] if lcur else [])
+        claimed_r.update([rcur] if rcur else [])
+        lf = local.folders.get(lcur) if lcur else None
+        rf = remote.folders.get(rcur) if rcur else None
+        out[final] = _Folder(final, bf, lf, rf)
+    for name in sorted(lnames - claimed_l):
+        out.setdefault(name, _Folder(name)).local = local.folders[name]
+    for name in sorted(rnames - claimed_r):
+        out.setdefault(name, _Folder(name)).remote = remote.folders[name]
+    return out
+
+
+def _decide_folder(f: _Folder, lchg: bool, rchg: bool, mode: str) -> None:
+    """Folder action of one folder; lchg / rchg: the side holds changed or new files in it."""
+    mirror = mode == "mirror"
+    b, lf, rf = f.base, f.local, f.remote
+    if b is None:
+        if lf and rf:
+            f.early = RecordFolder(lf, rf)
+        elif lf:
+            f.early = MakeRemoteFolder(lf) if mirror else None
+        elif rf:
+            f.early = MakeLocalFolder(rf)
+    elif lf and rf:
+        if lf.name != b.name:
+            f.early = RenameRemoteFolder(b, lf)
+        elif rf.name != b.name:
+            f.early = RenameLocalFolder(b, rf)
+        elif (lf.inode, rf.folder_id) != (b.inode, b.folder_id):
+            f.early = RecordFolder(lf, rf)
+    elif lf:  # gone remotely
+        if not mirror:
+            f.late = "forget"
+        elif lchg:
+            f.early = MakeRemoteFolder(lf)
+        else:
+            f.late = "delete_local"
+    elif rf:  # gone locally
+        if rchg:
+            f.early = MakeLocalFolder(rf)
+        elif mirror:
+            f.late = "delete_remote"
+    else:
+        f.late = "forget"
+
+
+# ---- the planner -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    """Working state of one plan() call, every path already in final folder names."""
+
+    mode: str
+    hostname: str
+    now: datetime
+    folders: dict[str, _Folder]
+    local: dict[RelPath, LocalFile]
+    remote: dict[RelPath, RemoteFile]
+    base: dict[RelPath, BaseFile]
+    used: set[RelPath] = field(default_factory=set)  # paths a rename already decided
+    used_base: set[RelPath] = field(default_factory=set)
+    reserved: dict[str, set[str]] = field(default_factory=dict)  # conflict names handed out
+    actions: list[tuple[RelPath, int, Action]] = field(default_factory=list)
+
+    @property
+    def mirror(self) -> bool:
+        return self.mode == "mirror"
+
+    def folder_id(self, folder: str) -> str | None:
+        """Remote id of `folder` once folder actions ran (None: made by this plan)."""
+        f = self.folders.get(folder)
+        if f is not None and isinstance(f.early, MakeRemoteFolder):
+            return None
+        if f is None or f.remote is None:
+            raise ValueError(f"planner: no remote folder for {folder!r}")
+        return f.remote.folder_id
+
+    def add(self, path: RelPath, action: Action, seq: int = 0) -> None:
+        self.actions.append((path, seq, action))
+
+
+def _moved(path: RelPath, names: dict[str, str]) -> RelPath:
+    return RelPath(names.get(path.folder, path.folder), path.name)
+
+
+def _translate(
+    local: LocalTree, remote: RemoteTree, base: BaseTree, folders: dict[str, _Folder]
+) -> tuple[dict[RelPath, LocalFile], dict[RelPath, RemoteFile], dict[RelPath, BaseFile]]:
+    """Re-address every file under the final folder names."""
+    lmap = {f.local.name: f.final for f in folders.values() if f.local}
+    rmap = {f.remote.name: f.final for f in folders.values() if f.remote}
+    bmap = {f.base.name: f.final for f in folders.values() if f.base}
+    for tree, what in ((local, set(local.folders)), (remote, set(remote.folders))):
+        stray = [p for p in tree.files if p.folder not in what]
+        if stray:
+            raise ValueError(f"planner: files in folders the snapshot does not list: {stray[:3]}")
+    lfiles = {_moved(p, lmap): replace(v, path=_moved(p, lmap)) for p, v in local.files.items()}
+    rfiles = {_moved(p, rmap): replace(v, path=_moved(p, rmap)) for p, v in remote.files.items()}
+    bfiles = {_moved(p, bmap): replace(v, path=_moved(p, bmap)) for p, v in base.files.items()}
+    return lfiles, rfiles, bfiles
+
+
+def _changed_folders(ctx: _Ctx) -> tuple[set[str], set[str]]:
+    lchg = {p.folder for p, v in ctx.local.items() if _lstate(v, ctx.base.get(p)) in (CHANGED, NEW)}
+    rchg = {
+        p.folder for p, v in ctx.remote.items() if _rstate(v, ctx.base.get(p)) in (CHANGED, NEW)
+    }
+    return lchg, rchg
+
+
+def _renames(ctx: _Ctx) -> None:
+    """File renames/moves: local by inode, remote by file id; applied as renames, never as
+    delete plus transfer. Anything not clearly a rename is left to the decision table."""
+    new_local: dict[int, LocalFile] = {}
+    for p in sorted(ctx.local):
+        if p not in ctx.base:
+            new_local.setdefault(ctx.local[p].inode, ctx.local[p])
+    new_remote = {r.file_id: r for p, r in ctx.remote.items() if p not in ctx.base}
+    for p in sorted(ctx.base):
+        b = ctx.base[p]
+        lq = new_local.get(b.inode) if p not in ctx.local else None
+        if lq is not None and (lq.path in ctx.used or not _same_content(lq, b)):
+            lq = None
+        rr = new_remote.get(b.file_id) if p not in ctx.remote else None
+        if rr is not None and (rr.path in ctx.used or rr.sha256 != b.sha256):
+            rr = None
+        if lq and rr:
+            _both_moved(ctx, b, lq, rr)
+        elif lq and ctx.mirror:
+            _local_moved(ctx, b, lq)
+        elif rr:
+            _remote_moved(ctx, b, rr)
+
+
+def _same_content(local: LocalFile, base: BaseFile) -> bool:
+    if local.sha256 is not None:
+        return local.sha256 == base.sha256
+    return (local.size, local.mtime_ns) == (base.size, base.mtime_ns)
+
+
+def _use(ctx: _Ctx, base: BaseFile, *paths: RelPath) -> None:
+    ctx.used_base.add(base.path)
+    ctx.used.update(paths)
+
+
+def _both_moved(ctx: _Ctx, b: BaseFile, lq: LocalFile, rr: RemoteFile) -> None:
+    """Moved on both sides: same place -> record; else follow the remote (no transfer)."""
+    if lq.path == rr.path:
+        ctx.add(rr.path, RecordBase(replace(lq, sha256=b.sha256), rr))
+    elif rr.path not in ctx.local and lq.path not in ctx.remote:
+        ctx.add(rr.path, RenameLocal(lq, rr))
+    else:
+        return
+    ctx.add(b.path, ForgetBase(b.path))
+    _use(ctx, b, lq.path, rr.path)
+
+
+def _local_moved(ctx: _Ctx, b: BaseFile, lq: LocalFile) -> None:
+    r = ctx.remote.get(b.path)
+    if r is None or not remote_unchanged(r, b) or lq.path in ctx.remote:
+        return
+    ctx.add(b.path, RenameRemote(b, lq, ctx.folder_id(lq.path.folder)))
+    _use(ctx, b, lq.path, b.path)
+
+
+def _remote_moved(ctx: _Ctx, b: BaseFile, rr: RemoteFile) -> None:
+    lp = ctx.local.get(b.path)
+    if lp is None or not local_unchanged(lp, b) or rr.path in ctx.local:
+        return
+    ctx.add(b.path, RenameLocal(lp, rr))
+    _use(ctx, b, rr.path, b.path)
+
+
+def _decide_file(ctx: _Ctx, p: RelPath) -> None:
+    """The decision table (DESIGN §4) for one path nobody renamed."""
+    b = ctx.base.get(p) if p not in ctx.used_base else None
+    lf = ctx.local.get(p) if p not in ctx.used else None
+    rf = ctx.remote.get(p) if p not in ctx.used else None
+    if lf and rf:
+        sha = _local_sha(lf, b)
+        if sha is not None and sha == rf.sha256:  # same bytes on both sides
+            if b is None or not (_stat_same(lf, b) and remote_unchanged(rf, b)):
+                ctx.add(p, RecordBase(replace(lf, sha256=sha), rf))
+            return
+    ls, rs = _lstate(lf, b), _rstate(rf, b)
+    if lf and ls in (CHANGED, NEW) and rs in (SAME, ABSENT, DELETED):
+        if ctx.mirror:
+            rev = b.rev if b is not None and rs == SAME else None
+            ctx.add(p, Upload(lf, ctx.folder_id(p.folder), rev))
+        elif b is not None and rs == DELETED:
+            ctx.add(p, ForgetBase(p))  # backup: the local file just stays, as a local file
+    elif rf and ls in (SAME, ABSENT, DELETED) and rs in (CHANGED, NEW):
+        ctx.add(p, Download(rf, lf))
+    elif lf and rf:  # changed / new on both sides, different bytes
+        _keep_both(ctx, p, lf, rf)
+    elif b is not None and ls == DELETED and rs == SAME:
+        if ctx.mirror and ctx.folders.get(p.folder, _Folder("")).late != "delete_remote":
+            ctx.add(p, DeleteRemote(b))  # a remote folder delete takes these files with it
+    elif lf and b is not None and rs == DELETED:  # local unchanged
+        ctx.add(p, DeleteLocal(lf) if ctx.mirror else ForgetBase(p))
+    elif b is not None and ls == DELETED and rs == DELETED:
+        ctx.add(p, ForgetBase(p))
+
+
+def _keep_both(ctx: _Ctx, p: RelPath, lf: LocalFile, rf: RemoteFile) -> None:
+    taken = ctx.reserved.setdefault(p.folder, set())
+    taken.update(q.name for q in ctx.local if q.folder == p.folder)
+    taken.update(q.name for q in ctx.remote if q.folder == p.folder)
+    name = conflict_name(p.name, hostname=ctx.hostname, now=ctx.now, taken=taken)
+    taken.add(name)
+    ctx.add(p, KeepBoth(lf, rf, name))
+    if ctx.mirror:  # the copy is a new local file: send it along in the same pass
+        copy = replace(lf, path=RelPath(p.folder, name), disk_name=None)
+        ctx.add(p, Upload(copy, rf.folder_id, None), seq=1)
+
+
+def _late_action(f: _Folder, ctx: _Ctx) -> Action | None:
+    if f.late == "delete_local":
+        return DeleteLocalFolder(f.final)
+    if f.late == "forget":
+        return ForgetFolder(f.final)
+    if f.late == "delete_remote" and f.base is not None:
+        gone = tuple(
+            b
+            for p, b in sorted(ctx.base.items())
+            if p.folder == f.final and p not in ctx.used_base and p in ctx.remote
+        )
+        return DeleteRemoteFolder(f.base, gone)
+    return None
+
+
+_EARLY_ORDER = {RenameLocalFolder: 0, RenameRemoteFolder: 0}  # renames free names: first
+
+
+def plan(
+    local: LocalTree,
+    remote: RemoteTree,
+    base: BaseTree,
+    *,
+    mode: str = "mirror",
+    hostname: str,
+    now: datetime,
+) -> Plan:
+    """Actions that make local and remote agree, in execution order: folder makes/renames,
+    then file actions (sorted by path), then folder deletes/forgets. Pure and deterministic."""
+    if mode not in MODES:
+        raise ValueError(f"unknown sync mode {mode!r}; expected one of {MODES}")
+    folders = _resolve_folders(local, remote, base, mode)
+    lfiles, rfiles, bfiles = _translate(local, remote, base, folders)
+    ctx = _Ctx(mode, hostname, now, folders, lfiles, rfiles, bfiles)
+    lchg, rchg = _changed_folders(ctx)
+    for f in folders.values():
+        # A server folder re-created under the base name is new content there: never delete
+        # it as if it were the base folder (a folder delete goes by id).
+        recreated = (
+            f.base is not None and f.remote is not None and f.remote.folder_id != f.base.folder_id
+        )
+        _decide_folder(f, f.final in lchg, f.final in rchg or recreated, mode)
+    _renames(ctx)
+    for p in sorted(set(ctx.local) | set(ctx.remote) | set(ctx.base)):
+        _decide_file(ctx, p)
+    early = sorted(
+        (f for f in folders.values() if f.early is not None),
+        key=lambda f: (_EARLY_ORDER.get(type(f.early), 1), f.final),
+    )
+    late = [
+        a for f in sorted(folders.values(), key=lambda f: f.final) if (a := _late_action(f, ctx))
+    ]
+    files = [a for _, _, a in sorted(ctx.actions, key=lambda t: (t[0], t[1]))]
+    return Plan(tuple(f.early for f in early if f.early) + tuple(files) + tuple(late), mode=mode)
+
+
+def count_remote_deletes(planned: Plan) -> int:
+    """Files a plan deletes on the server: DeleteRemote plus the files a folder delete takes."""
+    total = 0
+    for action in planned.actions:
+        if isinstance(action, DeleteRemote):
+            total += 1
+        elif isinstance(action, DeleteRemoteFolder):
+            total += len(action.files)
+    return total
