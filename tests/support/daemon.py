@@ -130,6 +130,20 @@ class DaemonProcess:
         data = json.loads(done.stdout)
         return data[0] if isinstance(data, list) else data
 
+    def command(self, cmd: str) -> dict[str, Any]:
+        """Send a status-socket command (approve, restore, pause, ...) to this daemon."""
+        from syncd.sync.status import query, socket_path_for
+
+        saved = os.environ.get("XDG_RUNTIME_DIR")
+        os.environ["XDG_RUNTIME_DIR"] = self.env["XDG_RUNTIME_DIR"]
+        try:
+            return query(socket_path_for(self.config), cmd)
+        finally:
+            if saved is None:
+                os.environ.pop("XDG_RUNTIME_DIR", None)
+            else:
+                os.environ["XDG_RUNTIME_DIR"] = saved
+
     def wait_idle(self, timeout_s: float = 30) -> dict[str, Any]:
         def idle() -> dict[str, Any] | None:
             status = self.status()

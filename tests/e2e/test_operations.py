@@ -1,0 +1,194 @@
+"""Operating the daemon: SIGTERM mid-transfer, live status during a slow transfer, backup
+mode, the big-delete hold with approve/restore, webhook-to-disk, and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from syncd.server.ingest.sample_gateway import SampleGateway
+from tests.support.daemon import local_tree, remote_file, remote_tree, temp_files, wait_until
+from tests.support.proxy import FaultProxy
+from tests.support.server import Api, ServerProcess
+
+MB = 1024 * 1024
+
+
+def _slow_proxy(server: ServerProcess, rate_bytes_per_s: int) -> FaultProxy:
+    host, port = server.url.removeprefix("http://").split(":")
+    proxy = FaultProxy(host, int(port)).start()
+    proxy.state.rate_bytes_per_s = rate_bytes_per_s
+    return proxy
+
+
+def test_status_shows_progress_then_sigterm_exits_cleanly(
+    server: ServerProcess, api: Api, root: Path, make_daemon
+) -> None:
+    """A slow 60 MB download shows growing progress; SIGTERM exits 0 and leaves no temp."""
+    folder = api.create_folder("Alice Martin")
+    api.request("PUT", f"/v1/folders/{folder['id']}/files/video.mp4", os.urandom(60 * MB))
+    proxy = _slow_proxy(server, 2 * MB)
+    try:
+        daemon = make_daemon(url=proxy.url).start()
+
+        def progress() -> int:
+            status = daemon.status() or {}
+            return max((t["bytes_done"] for t in status.get("transfers", [])), default=0)
+
+        first = wait_until(progress, 30, 0.1, "transfer visible in status")
+        later = wait_until(lambda: progress() > first and progress(), 30, 0.1, "progress grows")
+        assert later > first
+        assert (daemon.status() or {})["state"] == "syncing"
+        assert daemon.stop(signal.SIGTERM, timeout_s=30) == 0
+        assert temp_files(root) == []
+        assert not (root / "Alice Martin" / "video.mp4").exists()
+    finally:
+        proxy.stop()
+
+
+def test_backup_mode_downloads_only_and_keeps_local_files(
+    api: Api, root: Path, make_daemon
+) -> None:
+    folder = api.create_folder("Alice Martin")
+    api.upload(folder["id"], "a.jpg", b"a")
+    api.upload(folder["id"], "b.jpg", b"b")
+    daemon = make_daemon(mode="backup").start()
+    wait_until(lambda: len(local_tree(root)) == 2, 30, what="downloaded")
+    api.delete_file(remote_file(api, "Alice Martin/a.jpg")["id"])
+    (root / "Alice Martin" / "local-only.jpg").write_bytes(b"mine")
+    (root / "Alice Martin" / "b.jpg").unlink()
+    api.upload(folder["id"], "c.jpg", b"c")
+    wait_until(lambda: (root / "Alice Martin" / "c.jpg").exists(), 30, what="new download")
+    daemon.wait_idle()
+    assert (root / "Alice Martin" / "a.jpg").read_bytes() == b"a", "remote delete kept locally"
+    assert remote_file(api, "Alice Martin/local-only.jpg") is None, "nothing uploaded"
+    assert remote_file(api, "Alice Martin/b.jpg") is not None, "nothing deleted remotely"
+
+
+def test_big_delete_is_held_until_approved(api: Api, root: Path, make_daemon) -> None:
+    folder = api.create_folder("Alice Martin")
+    for i in range(8):
+        api.upload(folder["id"], f"{i}.jpg", f"{i}".encode())
+    api.upload(folder["id"], "keep.jpg", b"keep")
+    daemon = make_daemon(extra_sync="max_delete = 5").start()
+    wait_until(lambda: len(local_tree(root)) == 9, 30, what="mirrored")
+    for i in range(8):
+        (root / "Alice Martin" / f"{i}.jpg").unlink()
+    (root / "Alice Martin" / "new.jpg").write_bytes(b"new")
+
+    def held() -> int:
+        return int(((daemon.status() or {}).get("held_deletes") or {}).get("count", 0))
+
+    assert wait_until(held, 30, what="deletes held") == 8
+    wait_until(lambda: remote_file(api, "Alice Martin/new.jpg"), 30, what="rest goes on")
+    assert len(remote_tree(api)) == 10, "nothing deleted on the server yet"
+    answer = daemon.command("approve")
+    assert answer["ok"], answer
+    wait_until(lambda: len(remote_tree(api)) == 2, 30, what="approved deletes sent")
+    assert held() == 0
+
+
+def test_restore_cancels_held_deletes_and_brings_files_back(
+    api: Api, root: Path, make_daemon
+) -> None:
+    folder = api.create_folder("Alice Martin")
+    for i in range(8):
+        api.upload(folder["id"], f"{i}.jpg", f"{i}".encode())
+    daemon = make_daemon(extra_sync="max_delete = 5").start()
+    wait_until(lambda: len(local_tree(root)) == 8, 30, what="mirrored")
+    for i in range(8):
+        (root / "Alice Martin" / f"{i}.jpg").unlink()
+    wait_until(
+        lambda: ((daemon.status() or {}).get("held_deletes") or {}).get("count") == 8,
+        30,
+        what="held",
+    )
+    answer = daemon.command("restore")
+    assert answer["ok"] and answer["restored"] == 8, answer
+    wait_until(lambda: len(local_tree(root)) == 8, 30, what="files back locally")
+    assert (root / "Alice Martin" / "3.jpg").read_bytes() == b"3"
+    assert len(remote_tree(api)) == 8
+
+
+def test_webhook_media_lands_in_the_local_participant_folder(
+    server: ServerProcess, api: Api, root: Path, tmp_path: Path, make_daemon
+) -> None:
+    make_daemon().start()
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(20_000))
+
+    async def deliver() -> None:
+        gateway = SampleGateway(tmp_path)
+        await gateway.start()
+        try:
+            hook = (
+                server.admin(
+                    "add-hook",
+                    "alice",
+                    "--type",
+                    "waha",
+                    "--gateway-url",
+                    gateway.url,
+                    "--api-key",
+                    gateway.api_key,
+                    "--hmac-key",
+                    "k3y",
+                )
+                .strip()
+                .splitlines()[-1]
+            )
+            status, _ = await gateway.deliver(
+                server.url + hook,
+                "k3y",
+                "+4915112345678",
+                "Dana Weber",
+                photo,
+                "image/jpeg",
+                "ABC123",
+            )
+            assert status == 200
+            for _ in range(300):  # bounded: the server fetches in the background
+                if any(f["name"] == "Dana Weber" for f in api.folders()):
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await gateway.stop()
+
+    asyncio.run(deliver())
+    local = wait_until(
+        lambda: [p for p in local_tree(root) if p.startswith("Dana Weber/")], 30, what="on disk"
+    )
+    assert (root / local[0]).read_bytes() == photo.read_bytes()
+
+
+def test_demo_mirrors_samples_and_stops_on_sigint(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    for key, sub in (("XDG_RUNTIME_DIR", "run"), ("XDG_DATA_HOME", "data")):
+        (tmp_path / sub).mkdir(mode=0o700)
+        env[key] = str(tmp_path / sub)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "demo", "--dir", str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        library = tmp_path / "MediaLibrary"
+        wait_until(lambda: len(local_tree(library)) >= 5, 60, 0.2, "demo samples mirrored")
+        assert {p.split("/")[0] for p in local_tree(library)} == {
+            "Alice Martin",
+            "Bruno Costa",
+            "Chloé Dubois",
+        }
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "syncd demo is running" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
