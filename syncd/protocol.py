@@ -132,3 +132,27 @@ def rev_from_etag(value: str) -> int | None:
         value = value[2:]
     value = value.strip('"')
     return int(value) if value.isdigit() else None
+
+
+class TrashItem(_Wire):
+    """A deleted file kept in the server's per-user trash until `expires_at`."""
+
+    id: str
+    file_id: str
+    folder_id: str
+    folder_name: str
+    name: str
+    size: int
+    sha256: str
+    mime: str
+    kind: FileKind
+    deleted_at: str  # RFC 3339 UTC
+    expires_at: str  # RFC 3339 UTC
+
+
+class ShareLink(_Wire):
+    """Answer of `POST /v1/files/{id}/links`: a signed URL served without auth."""
+
+    url: str
+    expires_at: str
+    file_id: str

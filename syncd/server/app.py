@@ -17,7 +17,8 @@ from syncd.log import get_logger
 from syncd.server import feed, openapi, routes_changes, routes_files, routes_library, routes_test
 from syncd.server.http import STATE_KEY, USER_ID_KEY
 from syncd.server.ingest.routes import setup_ingest
-from syncd.server.state import DEFAULT_FEED_KEEP, ServerState
+from syncd.server.routes_trash import setup_trash
+from syncd.server.state import DEFAULT_FEED_KEEP, DEFAULT_TRASH_DAYS, ServerState
 
 log = get_logger(__name__)
 COMPACT_INTERVAL_S = 60.0
@@ -124,6 +125,7 @@ def create_app(state: ServerState) -> web.Application:
         app.add_routes(routes_test.routes)
     app.router.add_get("/v1/openapi.json", openapi.handler, name="openapi")
     setup_ingest(app)  # webhooks, ingest events, share links, fetch queue
+    setup_trash(app, state.test_hooks)  # undo window: trash routes and the expiry purge
     app.cleanup_ctx.append(_compaction)
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)
@@ -131,9 +133,15 @@ def create_app(state: ServerState) -> web.Application:
 
 
 def open_app(
-    data_dir: Path, *, test_hooks: bool = False, feed_keep: int = DEFAULT_FEED_KEEP
+    data_dir: Path,
+    *,
+    test_hooks: bool = False,
+    feed_keep: int = DEFAULT_FEED_KEEP,
+    trash_days: float = DEFAULT_TRASH_DAYS,
 ) -> web.Application:
     """Open (or create) the library in `data_dir`, clean crash leftovers, build the app."""
-    state = ServerState.open(data_dir, feed_keep=feed_keep, test_hooks=test_hooks)
+    state = ServerState.open(
+        data_dir, feed_keep=feed_keep, test_hooks=test_hooks, trash_days=trash_days
+    )
     state.blobs.sweep()
     return create_app(state)

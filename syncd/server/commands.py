@@ -15,7 +15,7 @@ from aiohttp import web
 from syncd import log as syncd_log
 from syncd.server.admin import admin
 from syncd.server.app import open_app
-from syncd.server.state import DEFAULT_FEED_KEEP
+from syncd.server.state import DEFAULT_FEED_KEEP, DEFAULT_TRASH_DAYS
 
 __all__ = ["admin", "serve"]
 SHUTDOWN_TIMEOUT_S = 10.0
@@ -41,13 +41,26 @@ log = syncd_log.get_logger(__name__)
     help="Change-feed seqs kept by compaction; older cursors get 410.",
 )
 @click.option(
+    "--trash-days",
+    default=DEFAULT_TRASH_DAYS,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Days a deleted file stays in its owner's trash (restorable, not counted in quota).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
 def serve(
-    data_dir: Path, host: str, port: int, test_hooks: bool, feed_keep: int, log_level: str
+    data_dir: Path,
+    host: str,
+    port: int,
+    test_hooks: bool,
+    feed_keep: int,
+    trash_days: float,
+    log_level: str,
 ) -> None:
     """Run the library server.
 
@@ -56,11 +69,13 @@ def serve(
       syncd serve --data ./data --port 8750
     """
     syncd_log.configure(log_level)
-    asyncio.run(_serve(data_dir.resolve(), host, port, test_hooks, feed_keep))
+    asyncio.run(_serve(data_dir.resolve(), host, port, test_hooks, feed_keep, trash_days))
 
 
-async def _serve(data_dir: Path, host: str, port: int, test_hooks: bool, feed_keep: int) -> None:
-    app = open_app(data_dir, test_hooks=test_hooks, feed_keep=feed_keep)
+async def _serve(
+    data_dir: Path, host: str, port: int, test_hooks: bool, feed_keep: int, trash_days: float
+) -> None:
+    app = open_app(data_dir, test_hooks=test_hooks, feed_keep=feed_keep, trash_days=trash_days)
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

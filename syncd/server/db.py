@@ -117,6 +117,31 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # v3 (undo window): deleted files kept per user until purged; the blob stays while an
+    # entry refers to it. Not counted in quota. folder_name lets a restore re-create a
+    # folder that was deleted too.
+    """
+    CREATE TABLE trash (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        file_id TEXT NOT NULL,
+        folder_id TEXT NOT NULL,
+        folder_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        mime TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        created_ns INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        rev INTEGER NOT NULL,
+        deleted_ns INTEGER NOT NULL
+    );
+    CREATE INDEX trash_user ON trash(user_id, deleted_ns);
+    CREATE INDEX trash_deleted ON trash(deleted_ns);
+    CREATE INDEX trash_sha ON trash(sha256);
+    """,
 ]
 
 

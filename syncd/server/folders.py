@@ -7,7 +7,7 @@ import sqlite3
 
 from syncd.errors import NameTaken, NotFound, RevMismatch
 from syncd.protocol import Folder, name_key, normalize_name
-from syncd.server import feed
+from syncd.server import feed, trash
 from syncd.server.db import new_id, now_ns
 from syncd.server.records import folder_model, folder_stats, one_folder_model
 from syncd.server.state import NO_PRECONDITION, Precondition, ServerState
@@ -135,14 +135,12 @@ def rename_folder(
 def delete_folder(
     state: ServerState, user_id: str, folder_id: str, pre: Precondition = NO_PRECONDITION
 ) -> None:
-    """Delete the folder and its files; each file delete is its own feed entry, then the
-    folder's. Blobs no file refers to any more are removed after the commit."""
+    """Delete the folder and its files (each to the trash, each its own feed entry), then
+    the folder's entry. Blobs nothing refers to any more are removed after the commit."""
     with state.db.tx() as conn:
         row = folder_row(state, user_id, folder_id)
         check_rev(row["rev"], pre, "folder")
-        files = conn.execute(
-            "SELECT id, sha256, size FROM files WHERE folder_id=?", (folder_id,)
-        ).fetchall()
+        files = conn.execute("SELECT * FROM files WHERE folder_id=?", (folder_id,)).fetchall()
         for f in files:
             drop_file_row(conn, user_id, f)
         conn.execute("DELETE FROM folders WHERE id=?", (folder_id,))
@@ -153,7 +151,9 @@ def delete_folder(
 
 
 def drop_file_row(conn: sqlite3.Connection, user_id: str, f: sqlite3.Row) -> None:
-    """The one place a file row disappears (a future per-user trash hooks in here)."""
+    """The one place a file row disappears: it moves to the user's trash (undo window), its
+    bytes stop counting in quota at once, and the feed gets a delete. `f` is a full row."""
+    trash.to_trash(conn, user_id, f)
     conn.execute("DELETE FROM files WHERE id=?", (f["id"],))
     conn.execute("UPDATE users SET used_bytes=used_bytes-? WHERE id=?", (f["size"], user_id))
     feed.tombstone(conn, user_id, "file", f["id"])

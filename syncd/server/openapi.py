@@ -9,10 +9,18 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from syncd import __version__
-from syncd.protocol import MTIME_HEADER, Account, ChangesPage, File, FilesPage, Folder
+from syncd.protocol import (
+    MTIME_HEADER,
+    Account,
+    ChangesPage,
+    File,
+    FilesPage,
+    Folder,
+    TrashItem,
+)
 from syncd.server.ingest.openapi_paths import ingest_paths
 
-_MODELS: list[type[BaseModel]] = [Account, Folder, File, FilesPage, ChangesPage]
+_MODELS: list[type[BaseModel]] = [Account, Folder, File, FilesPage, ChangesPage, TrashItem]
 Op = dict[str, Any]
 
 
@@ -228,6 +236,35 @@ def _paths() -> dict[str, dict[str, Op]]:
     }
 
 
+def _trash_paths() -> dict[str, dict[str, Op]]:
+    items = {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": _ref("TrashItem")}},
+    }
+    return {
+        "/v1/trash": {
+            "get": _op(
+                "The caller's trash (deleted files, newest first, until expires_at)",
+                _json(items),
+                401,
+            )
+        },
+        "/v1/trash/{trash_id}/restore": {
+            "post": _op(
+                "Restore into the original folder (re-created if deleted; `name (restored)`"
+                " if the name is taken); counted in quota; appears on the change feed",
+                _json(_ref("File"), "restored"),
+                401,
+                404,
+                409,
+                507,
+                ok_code=201,
+                params=[_p("trash_id")],
+            )
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     for model in _MODELS:
@@ -249,7 +286,7 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "syncd library API", "version": __version__},
-        "paths": {**_paths(), **ingest_paths()},
+        "paths": {**_paths(), **_trash_paths(), **ingest_paths()},
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

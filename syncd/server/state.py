@@ -13,6 +13,7 @@ from syncd.server.quota import Quotas
 from syncd.server.storage import BlobStore
 
 DEFAULT_FEED_KEEP = 10_000
+DEFAULT_TRASH_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,23 @@ class ServerState:
     notifier: Notifier
     feed_keep: int = DEFAULT_FEED_KEEP
     test_hooks: bool = False
+    trash_days: float = DEFAULT_TRASH_DAYS  # how long deleted files stay restorable
     # Per-user request/transfer counters (exposed only with --test-hooks).
     counters: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     @classmethod
     def open(
-        cls, data_dir: Path, *, feed_keep: int = DEFAULT_FEED_KEEP, test_hooks: bool = False
+        cls,
+        data_dir: Path,
+        *,
+        feed_keep: int = DEFAULT_FEED_KEEP,
+        test_hooks: bool = False,
+        trash_days: float = DEFAULT_TRASH_DAYS,
     ) -> ServerState:
         data_dir.mkdir(parents=True, exist_ok=True)
         db = Db(data_dir / "library.db")
         blobs = BlobStore(data_dir, db)
-        return cls(data_dir, db, blobs, Quotas(db), Notifier(), feed_keep, test_hooks)
+        return cls(data_dir, db, blobs, Quotas(db), Notifier(), feed_keep, test_hooks, trash_days)
 
     def count(self, user_id: str, key: str, amount: int = 1) -> None:
         self.counters[user_id][key] += amount

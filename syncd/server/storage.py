@@ -1,5 +1,5 @@
 """Content-addressed blob store: `<data>/blobs/ab/cd/<sha256>`, written by temp file + fsync +
-rename, hashed while streamed; a blob is removed when no file row refers to it."""
+rename, hashed while streamed; a blob is removed when no file row or trash entry refers to it."""
 
 from __future__ import annotations
 
@@ -90,9 +90,13 @@ class BlobStore:
             del self._pins[sha256]
 
     def collect(self, sha256: str) -> bool:
-        """Remove the blob if no file row (of any user) and no pending upload refers to it.
-        Synchronous on purpose: the check and the unlink happen without yielding."""
-        if self._pins.get(sha256) or self.db.one("SELECT 1 FROM files WHERE sha256=?", sha256):
+        """Remove the blob if no file row, no trash entry (of any user) and no pending upload
+        refers to it. Synchronous on purpose: the check and the unlink happen without yielding."""
+        if self._pins.get(sha256) or self.db.one(
+            "SELECT 1 FROM files WHERE sha256=? UNION ALL SELECT 1 FROM trash WHERE sha256=?",
+            sha256,
+            sha256,
+        ):
             return False
         self.path_for(sha256).unlink(missing_ok=True)
         return True

@@ -191,6 +191,8 @@ async def test_delete_file_and_shared_blobs(srv: Srv) -> None:
     assert reply.status == 204
     assert blobs(srv) == [a["sha256"]]  # still referenced by b
     assert (await alice.call("DELETE", f"/v1/files/{b['id']}")).status == 204
+    assert blobs(srv) == [a["sha256"]]  # kept while the trash entries refer to it
+    await alice.call("POST", "/v1/_test/purge-trash", json={"older_than_s": 0})
     assert blobs(srv) == []
     assert (await alice.call("GET", "/v1/account")).json["quota"]["used_bytes"] == 0
     assert (await alice.call("DELETE", f"/v1/files/{b['id']}")).status == 404

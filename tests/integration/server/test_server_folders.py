@@ -106,6 +106,8 @@ async def test_delete_folder_deletes_files_and_frees_space(srv: Srv) -> None:
     assert (await alice.call("DELETE", f"/v1/folders/{folder}")).status == 204
     assert (await alice.call("GET", f"/v1/files/{a['id']}")).status == 404
     assert (await alice.call("GET", "/v1/account")).json["quota"]["used_bytes"] == 0
+    assert len(list((srv.data_dir / "blobs").glob("??/??/*"))) == 2  # kept by the trash
+    await alice.call("POST", "/v1/_test/purge-trash", json={"older_than_s": 0})
     assert not list((srv.data_dir / "blobs").glob("??/??/*"))
     deletes = [(c["type"], c["op"]) for c in (await alice.changes(before)).json["changes"]]
     assert deletes == [("file", "delete"), ("file", "delete"), ("folder", "delete")]
