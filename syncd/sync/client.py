@@ -29,7 +29,10 @@ from syncd.protocol import (
     Account,
     ChangesPage,
     File,
+    FilesPage,
     Folder,
+    ShareLink,
+    TrashItem,
     etag_for_rev,
 )
 
@@ -275,6 +278,35 @@ class ApiClient:
                 return resp.status, resumed
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise TransportError(f"GET {file_id}: {type(exc).__name__}: {exc}") from exc
+
+    # ---- listing, trash, share links (used by the client CLI commands) -----------------
+
+    async def list_files(self, folder_id: str, *, page_size: int = 1000) -> list[File]:
+        """Every file of a folder, following the server's id-ordered pages."""
+        files: list[File] = []
+        after = ""
+        while True:
+            params = {"limit": str(page_size), "after": after}
+            data = await self._json("GET", f"/v1/folders/{folder_id}/files", params=params)
+            page = FilesPage.model_validate(data)
+            files += page.files
+            if page.next_after is None:
+                return files
+            after = page.next_after
+
+    async def trash(self) -> list[TrashItem]:
+        data = await self._json("GET", "/v1/trash")
+        return [TrashItem.model_validate(item) for item in data.get("items", [])]
+
+    async def restore_trash(self, trash_id: str) -> File:
+        data = await self._json("POST", f"/v1/trash/{quote(trash_id, safe='')}/restore")
+        return File.model_validate(data)
+
+    async def create_link(self, file_id: str, expires_in_s: int) -> ShareLink:
+        data = await self._json(
+            "POST", f"/v1/files/{file_id}/links", json={"expires_in_s": expires_in_s}
+        )
+        return ShareLink.model_validate(data)
 
 
 async def _file_chunks(path: Path, size: int, progress: Progress | None) -> AsyncIterator[bytes]:
