@@ -41,6 +41,18 @@ def _register() -> None:
 
     cli.add_command(demo)
 
+    from syncd import client_commands
+
+    for client_command in (
+        client_commands.usage,
+        client_commands.ls,
+        client_commands.link,
+        client_commands.trash,
+        client_commands.restore,
+        client_commands.approve,
+    ):
+        cli.add_command(client_command)
+
 
 def main() -> None:
     _register()
