@@ -5,9 +5,10 @@ built are in docs/architecture.md, "Planner")."""
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 from syncd.protocol import MAX_NAME_BYTES, name_key
 from syncd.sync.model import (
@@ -44,6 +45,7 @@ from syncd.sync.model import (
 
 MODES = ("mirror", "backup")
 SAME, CHANGED, NEW, DELETED, ABSENT = "same", "changed", "new", "deleted", "absent"
+_F = TypeVar("_F", LocalFile, RemoteFile, BaseFile)
 MAX_HOST_BYTES = 63  # a DNS label; keeps the stem's share of a 255-byte name large
 
 
@@ -98,7 +100,10 @@ def _utf8_prefix(text: str, max_bytes: int) -> str:
 def conflict_name(name: str, *, hostname: str, now: datetime, taken: Iterable[str] = ()) -> str:
     """`stem (conflicted copy YYYY-MM-DD HHMMSS host)[ N].ext`, unique against `taken`
     (compared as the server does, by name_key) and at most MAX_NAME_BYTES: the stem is cut."""
-    keys = {name_key(t) for t in taken}
+    return _conflict_name(name, hostname, now, {name_key(t) for t in taken})
+
+
+def _conflict_name(name: str, hostname: str, now: datetime, keys: Container[str]) -> str:
     host = "".join(ch for ch in hostname if ch != "/" and 0x20 <= ord(ch) != 0x7F) or "host"
     host = _utf8_prefix(host, MAX_HOST_BYTES)
     stem, ext = posixpath.splitext(name)
@@ -228,7 +233,7 @@ class _Ctx:
     base: dict[RelPath, BaseFile]
     used: set[RelPath] = field(default_factory=set)  # paths a rename already decided
     used_base: set[RelPath] = field(default_factory=set)
-    reserved: dict[str, set[str]] = field(default_factory=dict)  # conflict names handed out
+    taken: dict[str, set[str]] = field(default_factory=dict)  # name keys per folder + copies made
     actions: list[tuple[RelPath, int, Action]] = field(default_factory=list)
 
     @property
@@ -248,25 +253,36 @@ class _Ctx:
         self.actions.append((path, seq, action))
 
 
-def _moved(path: RelPath, names: dict[str, str]) -> RelPath:
-    return RelPath(names.get(path.folder, path.folder), path.name)
+def _readdress(files: Mapping[RelPath, _F], names: dict[str, str]) -> dict[RelPath, _F]:
+    """The same files keyed (and addressed) by final folder names."""
+    moves = {old: new for old, new in names.items() if old != new}
+    out: dict[RelPath, _F] = {}
+    for p, v in files.items():
+        new = moves.get(p.folder)
+        if new is None:
+            out[p] = v
+        else:
+            q = RelPath(new, p.name)
+            out[q] = replace(v, path=q)
+    return out
 
 
 def _translate(
     local: LocalTree, remote: RemoteTree, base: BaseTree, folders: dict[str, _Folder]
 ) -> tuple[dict[RelPath, LocalFile], dict[RelPath, RemoteFile], dict[RelPath, BaseFile]]:
     """Re-address every file under the final folder names."""
-    lmap = {f.local.name: f.final for f in folders.values() if f.local}
-    rmap = {f.remote.name: f.final for f in folders.values() if f.remote}
-    bmap = {f.base.name: f.final for f in folders.values() if f.base}
-    for tree, what in ((local, set(local.folders)), (remote, set(remote.folders))):
+    for tree, what in ((local, local.folders), (remote, remote.folders)):
         stray = [p for p in tree.files if p.folder not in what]
         if stray:
             raise ValueError(f"planner: files in folders the snapshot does not list: {stray[:3]}")
-    lfiles = {_moved(p, lmap): replace(v, path=_moved(p, lmap)) for p, v in local.files.items()}
-    rfiles = {_moved(p, rmap): replace(v, path=_moved(p, rmap)) for p, v in remote.files.items()}
-    bfiles = {_moved(p, bmap): replace(v, path=_moved(p, bmap)) for p, v in base.files.items()}
-    return lfiles, rfiles, bfiles
+    lmap = {f.local.name: f.final for f in folders.values() if f.local}
+    rmap = {f.remote.name: f.final for f in folders.values() if f.remote}
+    bmap = {f.base.name: f.final for f in folders.values() if f.base}
+    return (
+        _readdress(local.files, lmap),
+        _readdress(remote.files, rmap),
+        _readdress(base.files, bmap),
+    )
 
 
 def _changed_folders(ctx: _Ctx) -> tuple[set[str], set[str]]:
@@ -372,11 +388,12 @@ def _decide_file(ctx: _Ctx, p: RelPath) -> None:
 
 
 def _keep_both(ctx: _Ctx, p: RelPath, lf: LocalFile, rf: RemoteFile) -> None:
-    taken = ctx.reserved.setdefault(p.folder, set())
-    taken.update(q.name for q in ctx.local if q.folder == p.folder)
-    taken.update(q.name for q in ctx.remote if q.folder == p.folder)
-    name = conflict_name(p.name, hostname=ctx.hostname, now=ctx.now, taken=taken)
-    taken.add(name)
+    if not ctx.taken:  # built once, on the first conflict: name keys per folder, both sides
+        for q in (*ctx.local, *ctx.remote):
+            ctx.taken.setdefault(q.folder, set()).add(name_key(q.name))
+    taken = ctx.taken.setdefault(p.folder, set())
+    name = _conflict_name(p.name, ctx.hostname, ctx.now, taken)
+    taken.add(name_key(name))
     ctx.add(p, KeepBoth(lf, rf, name))
     if ctx.mirror:  # the copy is a new local file: send it along in the same pass
         copy = replace(lf, path=RelPath(p.folder, name), disk_name=None)
