@@ -301,6 +301,7 @@ async def _supervise(daemon: Daemon, root: Path, stop: asyncio.Event) -> int:
         log.error("daemon_failed", error=repr(main.exception()))
         exit_code = 1
     stop.set()
+    daemon.wakeups.event.set()  # an idle loop is waiting for a hint: let it see the stop
     watcher.stop()
     for task in tasks:
         task.cancel()

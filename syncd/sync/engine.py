@@ -67,6 +67,18 @@ def _action_path(action: m.Action) -> str:
     return str(getattr(action, "path", getattr(action, "name", "")))
 
 
+def _may_see_half_a_move(tree: m.LocalTree, base: m.BaseTree, only: set[str]) -> bool:
+    """A partial scan may see one end of a move between folders: the file gone from a
+    rescanned folder, or arrived in one with the inode of a file in a folder not rescanned
+    (still listed there from the previous scan). Planned as is, that is a delete plus a new
+    upload instead of a rename, so the caller rescans everything."""
+    elsewhere = {b.inode for p, b in base.files.items() if p.folder not in only}
+    for path, local in tree.files.items():
+        if path.folder in only and path not in base.files and local.inode in elsewhere:
+            return True
+    return any(p.folder in only and p not in tree.files for p in base.files)
+
+
 class Engine:
     """Holds the client, the state DB and the remote mirror; `reconcile()` is one pass."""
 
@@ -131,6 +143,8 @@ class Engine:
     def make_plan(self, only: set[str] | None = None) -> tuple[m.Plan, m.BaseTree, list[Skipped]]:
         base = self.db.load_base()
         result = scan(self.options.root, base, self.rules, only=only, previous=self.local)
+        if only is not None and _may_see_half_a_move(result.tree, base, only):
+            result = scan(self.options.root, base, self.rules, previous=self.local)
         self.local = result.tree
         self.executor.tree = result.tree
         self.skipped = merge_skipped(self.skipped, result)
@@ -142,17 +156,16 @@ class Engine:
             hostname=self.hostname,
             now=datetime.now(UTC),
         )
-        return planned, base, self.skipped
+        return planned, self.skipped
 
     async def reconcile(self, only: set[str] | None = None, dry_run: bool = False) -> PassResult:
         if not dry_run:
             self.prepare_root()
         self.guard_root()
         self.offline = False
-        planned, base, skipped = self.make_plan(only)
+        planned, skipped = self.make_plan(only)
         gated = gate(
             planned,
-            base,
             now_ns=time.time_ns(),
             settle_s=self.options.settle_s,
             quota=self.quota(),

@@ -222,9 +222,9 @@ class Executor:
         source, target = self.root / action.base.name, self.root / action.remote.name
         require_absent(target)
         os.rename(source, target)
+        inode = os.lstat(target).st_ino
         self.db.rename_folder(
-            action.base.name,
-            m.BaseFolder(action.remote.name, action.base.folder_id, action.base.inode),
+            action.base.name, m.BaseFolder(action.remote.name, action.base.folder_id, inode)
         )
         log.info("local_folder_renamed", src=action.base.name, dst=action.remote.name)
 

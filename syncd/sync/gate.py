@@ -57,17 +57,16 @@ _FIRST = (
 _LAST = (m.DeleteLocalFolder, m.DeleteRemoteFolder, m.ForgetFolder)
 
 
-def remote_delete_count(action: m.Action, base: m.BaseTree) -> int:
+def remote_delete_count(action: m.Action) -> int:
     if isinstance(action, m.DeleteRemote):
         return 1
     if isinstance(action, m.DeleteRemoteFolder):
-        return len(action.files) or sum(1 for p in base.files if p.folder == action.base.name)
+        return len(action.files)
     return 0
 
 
 def gate(
     plan: m.Plan,
-    base: m.BaseTree,
     *,
     now_ns: int,
     settle_s: float,
@@ -78,11 +77,11 @@ def gate(
 ) -> Gated:
     """Sort a plan into what runs now and what waits (unsettled, over quota, held)."""
     out = Gated()
-    deletes = sum(remote_delete_count(a, base) for a in plan.actions)
+    deletes = sum(remote_delete_count(a) for a in plan.actions)
     hold_deletes = deletes > max_delete and not deletes_approved
     reserved = inflight_bytes
     for action in plan.actions:
-        if hold_deletes and remote_delete_count(action, base):
+        if hold_deletes and remote_delete_count(action):
             out.held.append(action)
         elif isinstance(action, m.Upload):
             if not is_settled(action.local, now_ns, settle_s):

@@ -18,7 +18,7 @@ log = get_logger(__name__)
 
 def _spawn(argv: Sequence[str]) -> object:
     # Fire and forget: a notification must never block the sync loop.
-    return subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+    return subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

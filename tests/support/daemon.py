@@ -122,13 +122,17 @@ class DaemonProcess:
         )
 
     def status(self) -> dict[str, Any] | None:
+        """The daemon's status snapshot over its socket (None while it is not answering)."""
+        from syncd.errors import DaemonNotRunning
+
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log_tail()}")
-        done = self.cli("status", "--json", timeout_s=10)
-        if done.returncode != 0:
+        try:
+            answer = self.command("status")
+        except DaemonNotRunning:
             return None
-        data = json.loads(done.stdout)
-        return data[0] if isinstance(data, list) else data
+        status: dict[str, Any] = answer["status"]
+        return status
 
     def command(self, cmd: str) -> dict[str, Any]:
         """Send a status-socket command (approve, restore, pause, ...) to this daemon."""
