@@ -140,7 +140,7 @@ class Engine:
 
     # ---- one pass -----------------------------------------------------------------------
 
-    def make_plan(self, only: set[str] | None = None) -> tuple[m.Plan, m.BaseTree, list[Skipped]]:
+    def make_plan(self, only: set[str] | None = None) -> tuple[m.Plan, list[Skipped]]:
         base = self.db.load_base()
         result = scan(self.options.root, base, self.rules, only=only, previous=self.local)
         if only is not None and _may_see_half_a_move(result.tree, base, only):
