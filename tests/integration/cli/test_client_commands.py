@@ -1,0 +1,144 @@
+"""`syncd usage|ls|link|trash|restore|approve` as subprocesses against a real server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from pathlib import Path
+
+from tests.integration.cli.conftest import CliEnv, write_config
+
+
+def _library(cli: CliEnv) -> dict[str, dict[str, str]]:
+    """Two folders: 12 photos of growing size in one, a PDF in the other."""
+    alice = cli.api.create_folder("Alice Martin")
+    docs = cli.api.create_folder("Campaign assets")
+    ids = {}
+    for n in range(12):
+        f = cli.api.upload(alice["id"], f"IMG-{n:02d}.jpg", b"p" * (1000 + 100 * n))
+        ids[f["name"]] = f["id"]
+    f = cli.api.upload(docs["id"], "brief.pdf", b"d" * 5000)
+    ids["brief.pdf"] = f["id"]
+    return {"alice": alice, "docs": docs, "ids": ids}
+
+
+def test_usage_json_and_plain(cli: CliEnv) -> None:
+    _library(cli)
+    photos = sum(1000 + 100 * n for n in range(12))
+    done = cli.run("usage", "--json")
+    assert done.code == 0, done.err
+    data = json.loads(done.out)
+    assert data["used_bytes"] == photos + 5000
+    assert data["limit_bytes"] == 10 << 20
+    assert data["by_kind"]["image"] == photos and data["by_kind"]["document"] == 5000
+    assert [(f["name"], f["file_count"], f["bytes"]) for f in data["folders"]] == [
+        ("Alice Martin", 12, photos),
+        ("Campaign assets", 1, 5000),
+    ]
+    largest = [(f["folder"], f["name"], f["size"]) for f in data["largest"]]
+    assert largest[0] == ("Campaign assets", "brief.pdf", 5000)
+    assert largest[1] == ("Alice Martin", "IMG-11.jpg", 2100)
+    assert len(largest) == 10 and ("Alice Martin", "IMG-00.jpg", 1000) not in largest
+    plain = cli.run("usage")
+    assert plain.code == 0, plain.err
+    assert plain.out.startswith("used 23.6 KB of 10.5 MB (0%)  [" + "." * 30 + "]")
+    for text in ("image", "Alice Martin", "12 files", "Campaign assets/brief.pdf"):
+        assert text in plain.out
+
+
+def test_ls_folders_and_files(cli: CliEnv) -> None:
+    lib = _library(cli)
+    done = cli.run("ls", "--json")
+    assert done.code == 0, done.err
+    folders = json.loads(done.out)["folders"]
+    assert {f["name"]: (f["kind"], f["file_count"]) for f in folders} == {
+        "Alice Martin": ("custom", 12),
+        "Campaign assets": ("custom", 1),
+    }
+    plain = cli.run("ls")
+    assert plain.out.splitlines()[0].split() == ["NAME", "KIND", "FILES", "BYTES"]
+    assert any(
+        line.startswith("Alice Martin") and " 12 " in line for line in plain.out.splitlines()
+    )
+    files = json.loads(cli.run("ls", "alice martin", "--json").out)
+    assert files["folder"]["id"] == lib["alice"]["id"]
+    assert [f["name"] for f in files["files"]] == [f"IMG-{n:02d}.jpg" for n in range(12)]
+    assert files["files"][0]["size"] == 1000 and files["files"][0]["modified_at"]
+    listing = cli.run("ls", "Campaign assets")
+    assert "brief.pdf" in listing.out and "5.0 KB" in listing.out
+    missing = cli.run("ls", "Nobody")
+    assert missing.code == 1 and "no folder named 'Nobody'" in missing.err
+
+
+def test_link_serves_bytes_without_auth(cli: CliEnv) -> None:
+    _library(cli)
+    local = cli.root / "Campaign assets" / "brief.pdf"
+    local.parent.mkdir()
+    local.write_bytes(b"d" * 5000)
+    done = cli.run("link", str(local), "--expires", "1h")
+    assert done.code == 0, done.err
+    url = done.out.strip().splitlines()[-1]
+    assert url.startswith(cli.server.url + "/s/")
+    with urllib.request.urlopen(url, timeout=10) as resp:  # no Authorization header
+        assert resp.read() == b"d" * 5000
+    relative = cli.run("link", "brief.pdf", cwd=local.parent)
+    assert relative.code == 0, relative.err
+    assert relative.out.strip().splitlines()[-1].startswith(cli.server.url + "/s/")
+    assert cli.run("link", "Alice Martin/nope.jpg").code == 1  # root-relative, not on server
+    assert cli.run("link", "/etc/passwd").code == 2  # not inside the sync root
+
+
+def test_trash_lists_deleted_file_and_restore_path_brings_it_back(cli: CliEnv) -> None:
+    lib = _library(cli)
+    cli.api.delete_file(lib["ids"]["IMG-05.jpg"])
+    empty_before = cli.run("trash", "--json")
+    items = json.loads(empty_before.out)["items"]
+    assert [(i["folder_name"], i["name"], i["size"]) for i in items] == [
+        ("Alice Martin", "IMG-05.jpg", 1500)
+    ]
+    plain = cli.run("trash")
+    assert "Alice Martin/IMG-05.jpg" in plain.out and "1.5 KB" in plain.out
+    done = cli.run("restore", str(cli.root / "Alice Martin" / "IMG-05.jpg"))
+    assert done.code == 0, done.err
+    assert "restored Alice Martin/IMG-05.jpg" in done.out
+    names = [f["name"] for f in cli.api.files(lib["alice"]["id"])]
+    assert "IMG-05.jpg" in names and len(names) == 12
+    assert json.loads(cli.run("trash", "--json").out) == {"items": []}
+    again = cli.run("restore", "Alice Martin/IMG-05.jpg")
+    assert again.code == 1 and "not in the server trash" in again.err
+
+
+def test_restore_path_reports_quota_refusal(cli: CliEnv) -> None:
+    folder = cli.api.create_folder("Big")
+    f = cli.api.upload(folder["id"], "a.bin", b"x" * (6 << 20))
+    cli.api.delete_file(f["id"])
+    cli.api.upload(folder["id"], "b.bin", b"y" * (6 << 20))
+    done = cli.run("restore", "Big/a.bin")
+    assert done.code == 1
+    assert "quota_exceeded" in done.err
+
+
+def test_approve_and_restore_without_daemon_exit_3(cli: CliEnv) -> None:
+    for args in (["approve"], ["restore"]):
+        done = cli.run(*args)
+        assert done.code == 3, (args, done.err)
+        assert "daemon" in done.err
+        no_config = cli.run(*args, config=False)
+        assert no_config.code == 3, (args, no_config.err)
+
+
+def test_unreachable_server_exit_6_and_bad_config_exit_78(cli: CliEnv, tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: connection refused
+        config = tmp_path / "down" / "config.toml"
+        write_config(config, f"http://127.0.0.1:{port}", "sk_x", cli.root)
+        done = cli.run("usage", "--config", str(config), config=False)
+    assert done.code == 6 and "cannot reach the server" in done.err
+    missing = cli.run("ls", "--config", str(tmp_path / "nope.toml"), config=False)
+    assert missing.code == 78 and "configuration error" in missing.err
+    wrong_token = tmp_path / "bad" / "config.toml"
+    write_config(wrong_token, cli.server.url, "sk_wrong", cli.root)
+    refused = cli.run("trash", "--config", str(wrong_token), config=False)
+    assert refused.code == 1 and "unauthorized" in refused.err
