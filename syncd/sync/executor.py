@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 
 from send2trash import send2trash
 
-from syncd.errors import NameTaken, NotFound, RevMismatch
+from syncd.errors import DigestMismatch, NameTaken, NotFound, RevMismatch
 from syncd.log import get_logger
 from syncd.protocol import File, name_key
 from syncd.sync import model as m
@@ -266,4 +266,5 @@ class Executor:
         self.db.delete_folder(action.name)
 
 
-RETRY_LATER = (StaleError, RevMismatch)
+# Not failures: the next pass re-plans from a fresh scan (changed file, changed remote rev).
+RETRY_LATER = (StaleError, RevMismatch, DigestMismatch)
