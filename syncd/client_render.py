@@ -54,11 +54,13 @@ def usage_plain(usage: dict[str, Any]) -> str:
 def usage_rich(usage: dict[str, Any], console: Console) -> None:
     used, limit = usage["used_bytes"], usage["limit_bytes"]
     over = bool(limit) and used > limit
+    style = "red" if over else "green"
     bar = ProgressBar(
         total=max(limit, used, 1),
         completed=used,
         width=40,
-        complete_style="red" if over else "green",
+        complete_style=style,
+        finished_style=style,  # a full bar means full quota: same colour, not "done"
     )
     head = Text(usage_headline(usage), style="bold red" if over else "bold")
     kinds = Table("kind", "bytes", box=None, pad_edge=False)
