@@ -296,7 +296,7 @@ def _systemctl_usable() -> bool:
     if shutil.which("systemctl") is None:
         return False
     probe = subprocess.run(
-        ["systemctl", "--user", "show-environment"],
+        ["systemctl", "--user", "show-environment"],  # noqa: S607 - looked up on PATH on purpose
         capture_output=True,
         timeout=10,
         check=False,
