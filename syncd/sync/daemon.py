@@ -153,6 +153,7 @@ class Daemon:
 
     async def follow_local(self, watcher: Watcher) -> None:
         async for batch in watcher.batches():
+            self.engine.settle.apply(batch, time.monotonic())
             self.wakeups.hint(None if batch.full_rescan else set(batch.folders))
 
     async def periodic(self) -> None:

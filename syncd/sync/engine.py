@@ -29,6 +29,7 @@ from syncd.sync.marker import check_root, write_marker
 from syncd.sync.planner import plan
 from syncd.sync.remote import RemoteMirror, pull_changes
 from syncd.sync.scanner import Skipped, merge_skipped, scan
+from syncd.sync.settle import SettleTracker
 from syncd.sync.statedb import StateDB
 from syncd.sync.transfer import TEMP_PREFIX
 
@@ -96,6 +97,7 @@ class Engine:
         self.hostname = socket.gethostname()
         self.executor = Executor(options.root, client, db, self.mirror, reporter)
         self.held: list[m.Action] = []
+        self.settle = SettleTracker(options.settle_s)  # fed close-write events by the daemon
         self.skipped: list[Skipped] = []
         self.offline = False  # a transfer in the last pass could not reach the server
         self._sem = asyncio.Semaphore(options.transfers)
@@ -172,6 +174,7 @@ class Engine:
             inflight_bytes=self._inflight_bytes,
             max_delete=self.options.max_delete,
             deletes_approved=self.deletes_approved,
+            open_writers=self.settle.open_writers(time.monotonic()),
         )
         skipped_pairs = [(str(s.path), s.reason) for s in skipped]
         if dry_run:
@@ -209,6 +212,8 @@ class Engine:
         try:
             await self.executor.run(action)
             self.db.clear_item(path)
+            if isinstance(action, m.Upload):
+                self.settle.forget(action.local.path)
             return 1
         except Unauthorized:
             raise

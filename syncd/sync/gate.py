@@ -74,6 +74,7 @@ def gate(
     inflight_bytes: int,
     max_delete: int,
     deletes_approved: bool,
+    open_writers: frozenset[m.RelPath] = frozenset(),
 ) -> Gated:
     """Sort a plan into what runs now and what waits (unsettled, over quota, held)."""
     out = Gated()
@@ -84,8 +85,11 @@ def gate(
         if hold_deletes and remote_delete_count(action):
             out.held.append(action)
         elif isinstance(action, m.Upload):
-            if not is_settled(action.local, now_ns, settle_s):
-                ready_ns = action.local.mtime_ns + int(settle_s * NS_PER_S)
+            writer_open = action.local.path in open_writers
+            if writer_open or not is_settled(action.local, now_ns, settle_s):
+                # An open writer's close-write event wakes the loop; the deadline is a fallback.
+                start_ns = now_ns if writer_open else action.local.mtime_ns
+                ready_ns = start_ns + int(settle_s * NS_PER_S)
                 out.unsettled_next_ns = min(out.unsettled_next_ns or ready_ns, ready_ns)
                 continue
             size = action.local.size

@@ -105,6 +105,15 @@ class SettleTracker:
             if not t.answered and (t.stat is None or self._deadline(t) > now)
         }
 
+    def open_writers(self, now: float) -> frozenset[RelPath]:
+        """Paths whose last event was a write with no close-write yet (within the writer
+        timeout): their writer may still be appending, whatever the mtime says."""
+        return frozenset(
+            p
+            for p, t in self._tracks.items()
+            if t.open_writer and now - t.since_s < self.writer_timeout_s
+        )
+
     def forget(self, path: RelPath) -> None:
         """Drop a path (uploaded, deleted, or no longer needing an upload)."""
         self._tracks.pop(path, None)

@@ -1,0 +1,88 @@
+"""The gate between plan and execution: settle, open writers, quota before push, big-delete
+hold, and the order actions run in."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncd.sync import model as m
+from syncd.sync.gate import NS_PER_S, Gated, QuotaView, gate
+
+NOW_NS = 1_800_000_000 * NS_PER_S
+
+
+def _local(name: str, size: int = 10, age_s: float = 60.0) -> m.LocalFile:
+    return m.LocalFile(m.RelPath("F", name), size, NOW_NS - int(age_s * NS_PER_S), 1, "ab" * 32)
+
+
+def _base(name: str) -> m.BaseFile:
+    return m.BaseFile(m.RelPath("F", name), f"fi_{name}", "fo_F", 1, "cd" * 32, 1, 1, 1)
+
+
+def _gate(actions: list[m.Action], **kwargs: object) -> Gated:
+    options: dict[str, object] = {
+        "now_ns": NOW_NS,
+        "settle_s": 1.0,
+        "quota": None,
+        "inflight_bytes": 0,
+        "max_delete": 50,
+        "deletes_approved": False,
+    }
+    options.update(kwargs)
+    return gate(m.Plan(tuple(actions)), **options)
+
+
+@pytest.mark.parametrize(
+    ("age_s", "writer_open", "runs"),
+    [
+        (60.0, False, True),  # old and closed: upload
+        (0.2, False, False),  # modified 0.2 s ago: wait for the settle time
+        (60.0, True, False),  # a writer still holds it (no close-write yet): wait
+    ],
+)
+def test_upload_runs_only_when_settled(age_s: float, writer_open: bool, runs: bool) -> None:
+    upload = m.Upload(_local("a.jpg", age_s=age_s), "fo_F", None)
+    writers = frozenset({upload.local.path}) if writer_open else frozenset()
+    out = _gate([upload], open_writers=writers)
+    assert (out.run_files == [upload]) is runs
+    assert (out.unsettled_next_ns is not None) is (not runs)
+
+
+def test_quota_before_push_counts_in_flight_and_reports_needed_and_free() -> None:
+    first = m.Upload(_local("a.mp4", size=4), "fo_F", None)
+    second = m.Upload(_local("b.mp4", size=5), "fo_F", None)
+    out = _gate([first, second], quota=QuotaView(used_bytes=1, limit_bytes=8), inflight_bytes=1)
+    assert out.run_files == [first]
+    (waiting,) = out.waiting
+    assert (waiting.path, waiting.needed_bytes, waiting.free_bytes) == (second.local.path, 5, 2)
+
+
+@pytest.mark.parametrize(
+    ("deletes", "max_delete", "approved", "held"),
+    [(3, 5, False, 0), (6, 5, False, 6), (6, 5, True, 0), (1, 0, False, 1)],
+)
+def test_big_delete_hold(deletes: int, max_delete: int, approved: bool, held: int) -> None:
+    actions: list[m.Action] = [m.DeleteRemote(_base(f"{i}.jpg")) for i in range(deletes)]
+    upload = m.Upload(_local("new.jpg"), "fo_F", None)
+    out = _gate([*actions, upload], max_delete=max_delete, deletes_approved=approved)
+    assert len(out.held) == held
+    assert upload in out.run_files  # the rest goes on
+
+
+def test_folder_delete_counts_its_files_for_the_hold() -> None:
+    files = tuple(_base(f"{i}.jpg") for i in range(4))
+    folder_delete = m.DeleteRemoteFolder(m.BaseFolder("F", "fo_F", 9), files)
+    assert _gate([folder_delete], max_delete=3).held == [folder_delete]
+    assert _gate([folder_delete], max_delete=4).run_last == [folder_delete]
+
+
+def test_keep_both_and_folder_makes_run_first_folder_deletes_last() -> None:
+    remote = m.RemoteFile(m.RelPath("F", "a.jpg"), "fi_a", "fo_F", 10, "ee" * 32, 1, 2)
+    keep = m.KeepBoth(_local("a.jpg"), remote, "a (conflicted copy).jpg")
+    make = m.MakeLocalFolder(m.RemoteFolder("G", "fo_G", 1))
+    forget = m.ForgetFolder("H")
+    download = m.Download(remote, None)
+    out = _gate([make, keep, download, forget])
+    assert out.run_first == [make, keep]
+    assert out.run_files == [download]
+    assert out.run_last == [forget]
