@@ -217,7 +217,9 @@ class _Scan:
     ) -> None:
         key = (st.st_size, st.st_mtime_ns, st.st_ino)
         sha = self.known_sha(rel, key)
-        if sha is None:
+        if sha is None and self.being_truncated(rel, key):
+            log.debug("file_being_truncated", path=shown)
+        elif sha is None:
             try:
                 sha, key = self.hash_stable(Path(path), key)
             except FileNotFoundError:
@@ -227,6 +229,19 @@ class _Scan:
             except OSError as exc:
                 self.skip(shown, f"cannot read: {exc.strerror or exc} (not uploaded)")
         self.files[rel] = LocalFile(rel, key[0], key[1], key[2], sha, disk)
+
+    def being_truncated(self, rel: RelPath, key: tuple[int, int, int]) -> bool:
+        """ext4 shows a file that is being truncated (open with O_TRUNC) at size 0 with its
+        old mtime for a moment: hashed then, it looks settled and an empty version would be
+        uploaded. Left unhashed (in flux); the write that follows wakes a rescan."""
+        known: BaseFile | LocalFile | None = self.base.files.get(rel)
+        if known is None and self.previous is not None:
+            known = self.previous.files.get(rel)
+        return (
+            known is not None
+            and key[0] == 0 < known.size
+            and (known.mtime_ns, known.inode) == key[1:]
+        )
 
     def hash_stable(
         self, path: Path, key: tuple[int, int, int]
