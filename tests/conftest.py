@@ -1,0 +1,46 @@
+"""Suite-wide options: `--long` runs the long campaigns (300 kills, 10,000 model sequences)
+instead of their CI sizes; `--seed N` replays one seeded campaign/model round."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("syncd campaigns")
+    group.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="run long campaigns (crash: 300 kills, model-based: 10,000 sequences)",
+    )
+    group.addoption(
+        "--seed",
+        action="store",
+        type=int,
+        default=None,
+        help="replay one seeded campaign / model-based round (printed by a failure)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `long` exist only for --long runs."""
+    if config.getoption("--long"):
+        return
+    skip = pytest.mark.skip(reason="long campaign: run with --long")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def long(request: pytest.FixtureRequest) -> bool:
+    """True with --long: campaigns scale up to their long sizes."""
+    return bool(request.config.getoption("--long"))
+
+
+@pytest.fixture
+def seed(request: pytest.FixtureRequest) -> int | None:
+    """The --seed to replay, or None for the default seeds."""
+    value = request.config.getoption("--seed")
+    return None if value is None else int(value)
