@@ -196,7 +196,18 @@ class Engine:
         if gated.held:
             log.warning("deletes_held", count=len(gated.held), max_delete=self.options.max_delete)
         self._record_items(gated, failed)
+        if executed == 0 and not self.offline:
+            self._sweep_orphan_temps()
         return PassResult(gated, executed, failed, skipped_pairs)
+
+    def _sweep_orphan_temps(self) -> None:
+        """Nothing ran this pass, so no download is writing: a temp file of a file the server
+        no longer has (deleted during the download, or while we were down) resumes nothing."""
+        try:
+            if removed := self.sweep_temp_files(set(self.mirror.files)):
+                log.info("temp_files_swept", count=removed)
+        except OSError as exc:
+            log.warning("temp_sweep_failed", error=str(exc))
 
     async def _run_limited(self, action: m.Action, failed: list[tuple[str, str]]) -> int:
         size = action.local.size if isinstance(action, m.Upload) else 0
