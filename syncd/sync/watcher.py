@@ -52,7 +52,10 @@ EVENT_FILTER = [
     FileAttribEvent,
     FileClosedEvent,
 ]
-WRITE_EVENTS = (FileCreatedEvent, FileModifiedEvent)
+# Only a modification says a writer holds the file: a creation may be a hard link with no
+# writer and no close-write to come (our own downloads are placed with link()), which would
+# hold the user's next edit of a just-downloaded file for the whole writer timeout.
+WRITE_EVENTS = (FileModifiedEvent,)
 # watchdog rebuilds its watches after IN_Q_OVERFLOW but only tells its logger, so we listen
 # there: lost events must become a full rescan.
 WATCHDOG_LOGGER = "watchdog.observers.inotify_c"
