@@ -39,14 +39,23 @@ def tombstone(
 
 
 def compact(db: Db, user_id: str, keep: int) -> int:
-    """Forget deletes older than the last `keep` seqs; returns the new floor."""
+    """Forget deletes older than the last `keep` seqs; returns the new floor.
+
+    The floor is the newest *dropped* tombstone, not `last_seq - keep`: a cursor is only
+    stale when a delete after it was forgotten. (A floor derived from `last_seq` made every
+    fresh read of a library with more than `keep` objects answer 410 on its second page, so
+    new clients re-read from 0 forever.)"""
     with db.tx() as conn:
         row = conn.execute(
             "SELECT last_seq, floor_seq FROM users WHERE id=?", (user_id,)
         ).fetchone()
-        floor = max(int(row["floor_seq"]), int(row["last_seq"]) - max(0, keep))
+        cutoff = int(row["last_seq"]) - max(0, keep)
+        dropped = conn.execute(
+            "SELECT MAX(seq) FROM tombstones WHERE user_id=? AND seq<=?", (user_id, cutoff)
+        ).fetchone()[0]
+        floor = max(int(row["floor_seq"]), int(dropped or 0))
         conn.execute("UPDATE users SET floor_seq=? WHERE id=?", (floor, user_id))
-        conn.execute("DELETE FROM tombstones WHERE user_id=? AND seq<=?", (user_id, floor))
+        conn.execute("DELETE FROM tombstones WHERE user_id=? AND seq<=?", (user_id, cutoff))
     return floor
 
 
@@ -81,6 +90,12 @@ def read_page(db: Db, user_id: str, cursor: int, limit: int) -> ChangesPage:
         _Item(r["seq"], _upsert("folder", r["id"], r["seq"], folder_model(r, stats)))
         for r in folders
     ]
+    if cursor == 0 and floor > 0:
+        # The first snapshot page reaches past the floor, so the cursor it hands out is never
+        # below it (a fresh read is not stale: it saw the state, not the forgotten deletes).
+        below = db.one("SELECT COUNT(*) AS n FROM files WHERE user_id=? AND seq<=?", user_id, floor)
+        below_n = int(below["n"]) if below is not None else 0
+        limit = max(limit, len(folder_items) + below_n + 1)
     files = db.all(
         "SELECT * FROM files WHERE user_id=? AND seq>? ORDER BY seq LIMIT ?",
         user_id,

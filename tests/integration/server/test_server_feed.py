@@ -137,3 +137,23 @@ async def test_compaction_keeps_recent_cursors(srv: Srv) -> None:
     await alice.upload(folder, "b.jpg", b"b")
     await alice.call("POST", "/v1/_test/compact", json={"keep": 5})
     assert (await alice.changes(cursor)).status == 200
+
+
+async def test_fresh_read_of_a_library_bigger_than_the_feed_window_completes(srv: Srv) -> None:
+    """A library with more objects than compaction keeps, after deletes were forgotten: a new
+    client pages from cursor 0 to the end without a 410 (it used to re-read forever)."""
+    alice = srv.user("alice")
+    folder = await alice.folder()
+    doomed = await alice.upload(folder, "doomed.jpg", b"x")
+    await alice.call("DELETE", f"/v1/files/{doomed['id']}")
+    ids = {(await alice.upload(folder, f"{i}.jpg", b"%d" % i))["id"] for i in range(12)}
+    assert (await alice.call("POST", "/v1/_test/compact", json={"keep": 3})).status == 200
+    cursor, seen, pages = 0, set(), 0
+    while True:
+        reply = await alice.changes(cursor, limit=4)
+        assert reply.status == 200, reply.json
+        seen |= {c["id"] for c in reply.json["changes"] if c["type"] == "file"}
+        cursor, pages = reply.json["cursor"], pages + 1
+        if not reply.json["more"]:
+            break
+    assert seen == ids and pages > 1
