@@ -263,21 +263,27 @@ class ApiClient:
             if etag:
                 headers["If-Range"] = etag
         url = f"{self.base_url}/v1/files/{file_id}/content"
-        try:
-            async with self.session.get(url, headers=headers) as resp:
-                if resp.status == 416:
-                    return resp.status, False
-                await _raise_for_answer(resp)
-                resumed = resp.status == 206
-                if offset and not resumed:
-                    return resp.status, False  # whole body offered: caller restarts cleanly
-                async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
-                    await sink(chunk)
-                    if progress is not None:
-                        progress(len(chunk))
-                return resp.status, resumed
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise TransportError(f"GET {file_id}: {type(exc).__name__}: {exc}") from exc
+
+        async def call() -> tuple[int, bool]:
+            try:
+                async with self.session.get(url, headers=headers) as resp:
+                    if resp.status == 416:
+                        return resp.status, False
+                    await _raise_for_answer(resp)
+                    resumed = resp.status == 206
+                    if offset and not resumed:
+                        return resp.status, False  # whole body offered: caller restarts
+                    async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
+                        await sink(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+                    return resp.status, resumed
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise TransportError(f"GET {file_id}: {type(exc).__name__}: {exc}") from exc
+
+        # Only an error answer (503, 429 ...) is retried here: it comes before any byte went
+        # to the sink. A cut body is a TransportError, resumed from the temp file by the caller.
+        return await self._with_retry(f"GET {file_id}", call)
 
     # ---- listing, trash, share links (used by the client CLI commands) -----------------
 
