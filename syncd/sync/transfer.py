@@ -10,7 +10,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from syncd.errors import LocalError
+from syncd.errors import LocalError, TransportError
 from syncd.sync.client import ApiClient, Progress
 from syncd.sync.model import LocalFile, RemoteFile
 
@@ -83,10 +83,15 @@ async def download_file(
         pass  # complete already; nothing to fetch
     else:
         handle = temp.open("ab" if offset else "wb")
+        write_errors: list[OSError] = []
         try:
 
             async def sink(chunk: bytes) -> None:
-                handle.write(chunk)
+                try:
+                    handle.write(chunk)
+                except OSError as exc:  # disk full, I/O error: ours, not the network's
+                    write_errors.append(exc)
+                    raise
                 digest.update(chunk)
 
             _status, resumed = await client.download_to(
@@ -108,6 +113,15 @@ async def download_file(
             handle.close()
             temp.unlink(missing_ok=True)
             raise
+        except (OSError, TransportError) as exc:
+            local = write_errors[0] if write_errors else exc if isinstance(exc, OSError) else None
+            if local is None:
+                raise  # a cut connection: the temp file stays to resume from
+            # A local write failed (disk full...): report that, and drop the partial temp file,
+            # which would only keep the disk full and fail every resume the same way.
+            handle.close()
+            temp.unlink(missing_ok=True)
+            raise local from None
         finally:
             handle.close()
     return _place(temp, target, remote, digest.hexdigest(), replaces)
