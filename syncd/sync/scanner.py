@@ -15,7 +15,7 @@ from pathlib import Path
 
 from syncd.errors import RootMissingError
 from syncd.log import get_logger
-from syncd.protocol import name_problem
+from syncd.protocol import name_key, name_problem
 from syncd.sync.ignore import IgnoreRules
 from syncd.sync.model import BaseFile, BaseTree, LocalFile, LocalFolder, LocalTree, RelPath
 
@@ -103,16 +103,23 @@ class _Scan:
     skipped: list[Skipped] = field(default_factory=list)
     hashed: int = 0
     base_by_inode: dict[int, BaseFile] = field(default_factory=dict)
+    base_names: dict[str, set[str]] = field(default_factory=dict)  # folder -> synced names
 
     def __post_init__(self) -> None:
         self.base_by_inode = {b.inode: b for b in self.base.files.values()}
+        for path in self.base.files:
+            self.base_names.setdefault(path.folder, set()).add(path.name)
 
     def skip(self, rel_disk: str, reason: str) -> None:
         self.skipped.append(Skipped(_display(rel_disk), reason))
 
-    def entries(self, directory: Path, prefix: str) -> list[tuple[os.DirEntry[str], str]]:
-        """Entries of `directory` with their NFC names, minus bad and clashing names. On a
-        clash the entry already spelled in NFC wins, so the choice does not depend on order."""
+    def entries(
+        self, directory: Path, prefix: str, known: Iterable[str] = ()
+    ) -> list[tuple[os.DirEntry[str], str]]:
+        """Entries of `directory` with their NFC names, minus bad and clashing names (same
+        name_key: the server keeps names unique regardless of Unicode form and case). On a
+        clash the name already synced (`known`) wins, then the one spelled in NFC, so the
+        choice does not depend on order and never drops a synced file."""
         with os.scandir(directory) as it:
             listed = list(it)
         named: list[tuple[os.DirEntry[str], str]] = []
@@ -121,15 +128,17 @@ class _Scan:
                 self.skip(prefix + entry.name, INVALID_UTF8)
                 continue
             named.append((entry, unicodedata.normalize("NFC", entry.name)))
-        named.sort(key=lambda pair: (pair[0].name != pair[1], pair[0].name))
-        seen: dict[str, str] = {}
+        synced = set(known)
+        named.sort(key=lambda pair: (pair[1] not in synced, pair[0].name != pair[1], pair[0].name))
+        seen: dict[str, tuple[str, str]] = {}
         kept: list[tuple[os.DirEntry[str], str]] = []
         for entry, nfc in named:
-            if nfc in seen:
-                clash = f"name clashes with {seen[nfc]!r} after Unicode normalisation"
-                self.skip(prefix + entry.name, clash)
+            if (key := name_key(nfc)) in seen:
+                other, other_nfc = seen[key]
+                how = "after Unicode normalisation" if other_nfc == nfc else "but for case"
+                self.skip(prefix + entry.name, f"name clashes with {other!r} {how}")
                 continue
-            seen[nfc] = entry.name
+            seen[key] = (entry.name, nfc)
             kept.append((entry, nfc))
         return kept
 
@@ -155,7 +164,8 @@ class _Scan:
     def folder(self, entry: os.DirEntry[str], nfc: str, inode: int) -> None:
         disk = None if entry.name == nfc else entry.name
         try:
-            children = self.entries(Path(entry.path), entry.name + "/")
+            known = self.base_names.get(nfc, ())
+            children = self.entries(Path(entry.path), entry.name + "/", known)
         except (FileNotFoundError, NotADirectoryError):
             return  # removed or replaced while we looked
         except OSError as exc:
@@ -286,7 +296,7 @@ def scan(
         s.folders.update((n, f) for n, f in previous.folders.items() if n not in only)
         s.files.update((p, f) for p, f in previous.files.items() if p.folder not in only)
     try:
-        entries = s.entries(root, "")
+        entries = s.entries(root, "", base.folders)
     except OSError as exc:
         raise RootMissingError(f"sync root {root} cannot be read: {exc.strerror or exc}") from exc
     for entry, nfc in entries:
