@@ -73,7 +73,12 @@ def admin() -> None:
 )
 @_DATA
 def add_user(name: str, quota: int, max_file: int, data_dir: Path) -> None:
-    """Create a user; prints the token once, alone on the last line (only a hash is kept)."""
+    """Create a user; prints the token once, alone on the last line (only a hash is kept).
+
+    \b
+    Example:
+      TOKEN=$(syncd admin add-user alice --quota 5GiB --data ./data | tail -1)
+    """
     db = _open(data_dir)
     try:
         user_id, token = create_user(db, name, quota, max_file)
@@ -88,7 +93,12 @@ def add_user(name: str, quota: int, max_file: int, data_dir: Path) -> None:
 @admin.command("list-users")
 @_DATA
 def list_users_cmd(data_dir: Path) -> None:
-    """List users with usage and limits."""
+    """List users with usage and limits.
+
+    \b
+    Example:
+      syncd admin list-users --data ./data
+    """
     db = _open(data_dir)
     try:
         rows = list_users(db)
@@ -109,7 +119,12 @@ def list_users_cmd(data_dir: Path) -> None:
 @click.option("--max-file", "max_file", type=SIZE, default=None, help="Also change this.")
 @_DATA
 def set_quota_cmd(name: str, size: int, max_file: int | None, data_dir: Path) -> None:
-    """Change a user's storage limit (applies to the running server at once)."""
+    """Change a user's storage limit (applies to the running server at once).
+
+    \b
+    Example:
+      syncd admin set-quota alice 10GiB --data ./data
+    """
     db = _open(data_dir)
     try:
         set_quota(db, name, size, max_file)
@@ -124,7 +139,12 @@ def set_quota_cmd(name: str, size: int, max_file: int | None, data_dir: Path) ->
 @click.argument("name")
 @_DATA
 def rotate_token_cmd(name: str, data_dir: Path) -> None:
-    """Replace a user's token; the old one stops working at once. Prints the new token."""
+    """Replace a user's token; the old one stops working at once. Prints the new token.
+
+    \b
+    Example:
+      syncd admin rotate-token alice --data ./data | tail -1 > ~/.config/syncd/token
+    """
     db = _open(data_dir)
     try:
         token = rotate_token(db, name)

@@ -114,7 +114,12 @@ def add_hook(
 @click.command("list-hooks")
 @_DATA
 def list_hooks_cmd(data_dir: Path) -> None:
-    """List webhook hooks (never their secrets)."""
+    """List webhook hooks (never their secrets).
+
+    \b
+    Example:
+      syncd admin list-hooks --data ./data
+    """
     db = _open(data_dir)
     try:
         items = hooks.list_hooks(db)
@@ -132,7 +137,12 @@ def list_hooks_cmd(data_dir: Path) -> None:
 @click.argument("hook")
 @_DATA
 def remove_hook_cmd(hook: str, data_dir: Path) -> None:
-    """Remove a hook (give its id or its /hooks/<id> path); its pending fetches are dropped."""
+    """Remove a hook (give its id or its /hooks/<id> path); its pending fetches are dropped.
+
+    \b
+    Example:
+      syncd admin remove-hook /hooks/hk_0123abcd --data ./data
+    """
     hook_id = hook.rstrip("/").rsplit("/", 1)[-1]
     db = _open(data_dir)
     try:
