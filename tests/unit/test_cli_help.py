@@ -1,0 +1,33 @@
+"""Every `syncd` command and sub-command answers --help with an example."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from syncd.cli import _register, cli
+
+_register()
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for name, command in sorted(group.commands.items()):
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, (*prefix, name)))
+    return found
+
+
+@pytest.mark.parametrize("argv", _commands(cli), ids=" ".join)
+def test_help_has_an_example(argv: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*argv, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output, f"syncd {' '.join(argv)} --help shows no example"
+
+
+def test_every_documented_command_exists() -> None:
+    names = {argv[0] for argv in _commands(cli)}
+    expected = "serve run sync status pause resume approve restore usage ls link admin init demo"
+    assert set(expected.split()) <= names
