@@ -131,12 +131,12 @@ class Engine:
             self.options.root.mkdir(parents=True)
             log.info("root_created", root=str(self.options.root))
 
-    def guard_root(self) -> None:
+    def guard_root(self, dry_run: bool = False) -> None:
         """Raise RootMissingError unless the root and its marker are ours (DESIGN §5.1)."""
         assert self.account is not None
         first_sync = self.is_first_sync()
         check_root(self.options.root, self.account.library_id, first_sync)
-        if first_sync:
+        if first_sync and not dry_run:
             write_marker(self.options.root, self.account.library_id, self.account.user.name)
             self.db.set_library_id(self.account.library_id)
 
@@ -150,23 +150,21 @@ class Engine:
         self.local = result.tree
         self.executor.tree = result.tree
         self.skipped = merge_skipped(self.skipped, result)
-        planned = plan(
-            result.tree,
+        planned = self._plan(result.tree, base)
+        return planned, self.skipped
+
+    def _plan(self, local: m.LocalTree, base: m.BaseTree) -> m.Plan:
+        return plan(
+            local,
             self.mirror.tree(),
             base,
             mode=self.options.mode,
             hostname=self.hostname,
             now=datetime.now(UTC),
         )
-        return planned, self.skipped
 
-    async def reconcile(self, only: set[str] | None = None, dry_run: bool = False) -> PassResult:
-        if not dry_run:
-            self.prepare_root()
-        self.guard_root()
-        self.offline = False
-        planned, skipped = self.make_plan(only)
-        gated = gate(
+    def _gate(self, planned: m.Plan) -> Gated:
+        return gate(
             planned,
             now_ns=time.time_ns(),
             settle_s=self.options.settle_s,
@@ -176,6 +174,18 @@ class Engine:
             deletes_approved=self.deletes_approved,
             open_writers=self.settle.open_writers(time.monotonic()),
         )
+
+    async def reconcile(self, only: set[str] | None = None, dry_run: bool = False) -> PassResult:
+        if dry_run and self.is_first_sync() and not self.options.root.exists():
+            # The first sync would create the root: show that plan without creating it.
+            planned = self._plan(m.LocalTree(), self.db.load_base())
+            return PassResult(self._gate(planned), 0, [], [])
+        if not dry_run:
+            self.prepare_root()
+        self.guard_root(dry_run)
+        self.offline = False
+        planned, skipped = self.make_plan(only)
+        gated = self._gate(planned)
         skipped_pairs = [(str(s.path), s.reason) for s in skipped]
         if dry_run:
             return PassResult(gated, 0, [], skipped_pairs)

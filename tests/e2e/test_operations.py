@@ -192,3 +192,39 @@ def test_demo_mirrors_samples_and_stops_on_sigint(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_sync_once_dry_run_changes_nothing_then_sync_once_mirrors(
+    server: ServerProcess, api: Api, token: str, tmp_path: Path
+) -> None:
+    folder = api.create_folder("Alice Martin")
+    api.upload(folder["id"], "a.jpg", b"a")
+    token_file = tmp_path / "token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    root = tmp_path / "root"
+    argv = [
+        sys.executable,
+        "-m",
+        "syncd",
+        "sync",
+        "--once",
+        "--url",
+        server.url,
+        "--token-file",
+        str(token_file),
+        "--root",
+        str(root),
+        "--state-dir",
+        str(tmp_path / "st"),
+    ]
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    dry = subprocess.run([*argv, "--dry-run"], env=env, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr
+    assert "MakeLocalFolder" in dry.stdout and "Download" in dry.stdout
+    assert not root.exists(), "a dry run creates nothing"
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (root / "Alice Martin" / "a.jpg").read_bytes() == b"a"
+    again = subprocess.run([*argv, "--dry-run"], env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and again.stdout.strip() == "", again.stdout
