@@ -36,10 +36,11 @@ SRC = Path(os.environ.get("SYNCD_SRC") or BENCH.parent)
 PYTHON = os.environ.get("SYNCD_PYTHON") or sys.executable
 START_TIMEOUT_S = 30.0
 POLL_WAIT_S = 20
-# The server compacts its feed to the last --feed-keep seqs (default 10,000) every 60 s, and a
-# fresh client paging a bigger library from cursor 0 then gets 410 on page 2 and starts over
-# forever (see bench/README.md, "Findings"). Until that is fixed the bench server keeps the
-# whole feed, so libraries above 10,000 files can be measured at all.
+# The server compacts its feed to the last --feed-keep seqs (default 10,000) every 60 s. Up to
+# 2317d2b a fresh client paging a bigger library from cursor 0 then got 410 on page 2 and
+# started over forever (fixed in 283758e; bench/repro_feed_410.py). The figures in
+# bench/README.md were measured with the whole feed kept; SYNCD_BENCH_FEED_KEEP=10000 benches
+# with the server's default.
 FEED_KEEP = os.environ.get("SYNCD_BENCH_FEED_KEEP", "100000000")
 
 
