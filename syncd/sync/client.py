@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+from pydantic import BaseModel, ValidationError
 
 from syncd import __version__
 from syncd.errors import (
@@ -40,6 +41,21 @@ log = get_logger("syncd.client")
 T = TypeVar("T")
 CHUNK_BYTES = 256 * 1024
 Progress = Callable[[int], None]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], data: Any) -> M:
+    """A malformed answer (wrong shape) is the server's fault, like a cut connection: a
+    TransportError the daemon retries and shows, never a crash of the loop that asked."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise TransportError(
+            f"malformed {model.__name__} in the server's answer: {exc.error_count()} invalid "
+            f"field(s), first: {exc.errors()[0]['loc']}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -159,22 +175,22 @@ class ApiClient:
     # ---- account, folders, feed -------------------------------------------------------
 
     async def account(self) -> Account:
-        return Account.model_validate(await self._json("GET", "/v1/account"))
+        return _parse(Account, await self._json("GET", "/v1/account"))
 
     async def folders(self) -> list[Folder]:
         data = await self._json("GET", "/v1/folders")
         items = data.get("folders", data) if isinstance(data, dict) else data
-        return [Folder.model_validate(item) for item in items]
+        return [_parse(Folder, item) for item in items]
 
     async def create_folder(self, name: str) -> Folder:
-        return Folder.model_validate(await self._json("POST", "/v1/folders", json={"name": name}))
+        return _parse(Folder, await self._json("POST", "/v1/folders", json={"name": name}))
 
     async def rename_folder(self, folder_id: str, name: str, rev: int | None) -> Folder:
         headers = {"If-Match": etag_for_rev(rev)} if rev is not None else {}
         data = await self._json(
             "PATCH", f"/v1/folders/{folder_id}", json={"name": name}, headers=headers
         )
-        return Folder.model_validate(data)
+        return _parse(Folder, data)
 
     async def delete_folder(self, folder_id: str, rev: int | None = None) -> None:
         headers = {"If-Match": etag_for_rev(rev)} if rev is not None else {}
@@ -187,10 +203,10 @@ class ApiClient:
         # The server holds a long poll for wait_s: read timeout must outlast it.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=wait_s + 20)
         data = await self._json("GET", "/v1/changes", params=params, timeout=timeout)
-        return ChangesPage.model_validate(data)
+        return _parse(ChangesPage, data)
 
     async def file(self, file_id: str) -> File:
-        return File.model_validate(await self._json("GET", f"/v1/files/{file_id}"))
+        return _parse(File, await self._json("GET", f"/v1/files/{file_id}"))
 
     async def move_file(
         self, file_id: str, rev: int, *, name: str | None = None, folder_id: str | None = None
@@ -203,7 +219,7 @@ class ApiClient:
         data = await self._json(
             "PATCH", f"/v1/files/{file_id}", json=body, headers={"If-Match": etag_for_rev(rev)}
         )
-        return File.model_validate(data)
+        return _parse(File, data)
 
     async def delete_file(self, file_id: str, rev: int | None) -> None:
         headers = {"If-Match": etag_for_rev(rev)} if rev is not None else {}
@@ -242,7 +258,7 @@ class ApiClient:
             body = _file_chunks(path, size, progress)
             async with self.session.put(url, data=body, headers=headers) as resp:
                 await _raise_for_answer(resp)
-                return File.model_validate(await resp.json(content_type=None))
+                return _parse(File, await resp.json(content_type=None))
 
         return await self._with_retry(f"PUT {folder_id}/{name}", call)
 
@@ -294,7 +310,7 @@ class ApiClient:
         while True:
             params = {"limit": str(page_size), "after": after}
             data = await self._json("GET", f"/v1/folders/{folder_id}/files", params=params)
-            page = FilesPage.model_validate(data)
+            page = _parse(FilesPage, data)
             files += page.files
             if page.next_after is None:
                 return files
@@ -302,17 +318,17 @@ class ApiClient:
 
     async def trash(self) -> list[TrashItem]:
         data = await self._json("GET", "/v1/trash")
-        return [TrashItem.model_validate(item) for item in data.get("items", [])]
+        return [_parse(TrashItem, item) for item in data.get("items", [])]
 
     async def restore_trash(self, trash_id: str) -> File:
         data = await self._json("POST", f"/v1/trash/{quote(trash_id, safe='')}/restore")
-        return File.model_validate(data)
+        return _parse(File, data)
 
     async def create_link(self, file_id: str, expires_in_s: int) -> ShareLink:
         data = await self._json(
             "POST", f"/v1/files/{file_id}/links", json={"expires_in_s": expires_in_s}
         )
-        return ShareLink.model_validate(data)
+        return _parse(ShareLink, data)
 
 
 async def _file_chunks(path: Path, size: int, progress: Progress | None) -> AsyncIterator[bytes]:
