@@ -191,9 +191,19 @@ def placeholder(host: str, port: int) -> socket.socket:
 
 
 def live_dir(root: Path, port: int) -> Path:
-    """Per-port folder the other runner ops read: token, url, exporter cursor."""
-    path = work_dir() / "by-port" / str(port)
+    """Per-port folder the other runner ops read: token, exporter cursor. Folders of serve
+    processes that are gone (the harness SIGKILLs 5 s after SIGTERM, which can cut the
+    clean-up short) are removed first."""
+    base = work_dir() / "by-port"
+    for old in base.glob("*"):
+        pid_file = old / "serve.pid"
+        with contextlib.suppress(OSError, ValueError):
+            if pid_file.is_file() and Path(f"/proc/{int(pid_file.read_text())}").exists():
+                continue
+        shutil.rmtree(old, ignore_errors=True)
+    path = base / str(port)
     path.mkdir(parents=True, exist_ok=True)
+    (path / "serve.pid").write_text(str(os.getpid()))
     return path
 
 
