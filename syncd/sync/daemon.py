@@ -134,9 +134,11 @@ class Daemon:
         """Long-poll the change feed; every change wakes the loop and refreshes usage."""
         while not self.stopping.is_set():
             try:
-                if await self.engine.pull(wait_s=LONG_POLL_S):
+                delta = await self.engine.pull(wait_s=LONG_POLL_S)
+                if delta:
                     await self.engine.refresh_account()
-                    self.wakeups.hint(None)
+                    # Only the folders the changes touch are rescanned (the plan is global).
+                    self.wakeups.hint(None if delta.folders is None else set(delta.folders))
             except Unauthorized:
                 self._auth_failed()
                 await asyncio.sleep(AUTH_RETRY_S)

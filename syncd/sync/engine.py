@@ -27,7 +27,7 @@ from syncd.sync.gate import Gated, QuotaView, gate
 from syncd.sync.ignore import IgnoreRules
 from syncd.sync.marker import check_root, write_marker
 from syncd.sync.planner import plan
-from syncd.sync.remote import RemoteMirror, pull_changes
+from syncd.sync.remote import FeedDelta, RemoteMirror, pull_changes
 from syncd.sync.scanner import Skipped, merge_skipped, scan
 from syncd.sync.settle import SettleTracker
 from syncd.sync.statedb import StateDB
@@ -109,10 +109,10 @@ class Engine:
         self.account = await self.client.account()
         return self.account
 
-    async def pull(self, wait_s: int = 0) -> int:
-        applied = await pull_changes(self.client, self.mirror, wait_s=wait_s)
+    async def pull(self, wait_s: int = 0) -> FeedDelta:
+        delta = await pull_changes(self.client, self.mirror, wait_s=wait_s)
         self.db.set_cursor(self.mirror.cursor)
-        return applied
+        return delta
 
     def quota(self) -> QuotaView | None:
         if self.account is None:

@@ -3,9 +3,10 @@ then derive the RemoteTree the planner compares. Also the feed reader (full re-r
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
-from syncd.errors import CursorExpired
+from syncd.errors import CursorExpired, TransportError
 from syncd.log import get_logger
 from syncd.protocol import Change, File, Folder
 from syncd.sync.client import ApiClient
@@ -71,23 +72,66 @@ class RemoteMirror:
         return RemoteTree(files=files, folders=folders)
 
 
-async def pull_changes(client: ApiClient, mirror: RemoteMirror, *, wait_s: int = 0) -> int:
+@dataclass(frozen=True)
+class FeedDelta:
+    """What one pull brought: how many changes, and the local folders they touch (None: a
+    folder itself changed, so look at everything)."""
+
+    applied: int
+    folders: frozenset[str] | None
+
+    def __bool__(self) -> bool:
+        return self.applied > 0
+
+
+def touched_folders(mirror: RemoteMirror, change: Change) -> set[str] | None:
+    """Folder names a change touches (old and new place of a file), read before it is
+    applied; None when a folder was created, renamed or deleted."""
+    if change.type == "folder":
+        known = mirror.folders.get(change.id)
+        same = (
+            known is not None
+            and isinstance(change.object, Folder)
+            and (known.name, known.rev) == (change.object.name, change.object.rev)
+        )
+        if same:
+            return set()  # repeated for ordering (see the server's feed); no change
+        return None
+    names: set[str] = set()
+    for file in (mirror.files.get(change.id), change.object):
+        if isinstance(file, File) and file.folder_id in mirror.folders:
+            names.add(mirror.folders[file.folder_id].name)
+    return names
+
+
+MAX_EXPIRED_RESTARTS = 5
+
+
+async def pull_changes(client: ApiClient, mirror: RemoteMirror, *, wait_s: int = 0) -> FeedDelta:
     """Apply every change after mirror.cursor (long-polling up to wait_s for the first page).
-    Returns how many changes were applied. A compacted cursor (410) re-reads from 0."""
-    applied = 0
+    A compacted cursor (410) re-reads from 0, a few times at most, with a pause between."""
+    applied, restarts = 0, 0
+    folders: set[str] | None = set()
     first = True
     while True:
         try:
             page = await client.changes(mirror.cursor, wait_s=wait_s if first else 0)
-        except CursorExpired:
+        except CursorExpired as exc:
             log.warning("cursor_expired", cursor=mirror.cursor)
+            restarts += 1
+            if restarts > MAX_EXPIRED_RESTARTS:
+                raise TransportError("the change feed keeps expiring; retrying later") from exc
+            if restarts > 1:
+                await asyncio.sleep(min(30.0, 2.0**restarts))
             mirror.reset()
-            first = False
+            folders, first = None, False
             continue
         first = False
         for change in page.changes:
+            touched = touched_folders(mirror, change)
+            folders = None if folders is None or touched is None else folders | touched
             mirror.apply(change)
         applied += len(page.changes)
         mirror.cursor = page.cursor
         if not page.more:
-            return applied
+            return FeedDelta(applied, None if folders is None else frozenset(folders))

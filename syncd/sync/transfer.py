@@ -78,7 +78,7 @@ async def download_file(
     temp = temp_path_for(target, remote.file_id)
     digest, offset = hashlib.sha256(), 0
     if temp.exists() and 0 < temp.stat().st_size <= remote.size:
-        digest, offset = _hash_prefix(temp)
+        digest, offset = await asyncio.to_thread(_hash_prefix, temp)
     if offset == remote.size and offset:
         pass  # complete already; nothing to fetch
     else:
@@ -107,7 +107,8 @@ async def download_file(
                 temp.unlink(missing_ok=True)
                 raise StaleError(f"resume of {target.name} refused; restarting")
             handle.flush()
-            os.fsync(handle.fileno())
+            # fsync blocks for a while: off the loop, so other transfers keep streaming.
+            await asyncio.to_thread(os.fsync, handle.fileno())
         except asyncio.CancelledError:
             # Shutdown aborts cleanly; only a crash (kill -9) leaves a temp file to resume.
             handle.close()
@@ -124,7 +125,7 @@ async def download_file(
             raise local from None
         finally:
             handle.close()
-    return _place(temp, target, remote, digest.hexdigest(), replaces)
+    return await asyncio.to_thread(_place, temp, target, remote, digest.hexdigest(), replaces)
 
 
 def _place(
