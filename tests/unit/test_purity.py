@@ -7,9 +7,22 @@ import pytest
 
 PURE_MODULES = ["syncd/sync/model.py", "syncd/sync/planner.py"]
 ALLOWED_ROOTS = {
-    "__future__", "dataclasses", "typing", "collections", "itertools", "functools",
-    "enum", "datetime", "unicodedata", "os.path", "posixpath", "syncd", "hashlib",
-    "operator", "math", "re",
+    "__future__",
+    "dataclasses",
+    "typing",
+    "collections",
+    "itertools",
+    "functools",
+    "enum",
+    "datetime",
+    "unicodedata",
+    "os.path",
+    "posixpath",
+    "syncd",
+    "hashlib",
+    "operator",
+    "math",
+    "re",
 }
 ROOT = Path(__file__).resolve().parents[2]
 
