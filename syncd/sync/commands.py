@@ -12,7 +12,7 @@ import click
 
 from syncd import log as logging_setup
 from syncd.config import Settings, load_settings, resolve_token
-from syncd.errors import RootMissingError, SyncdError, TransportError, Unauthorized
+from syncd.errors import RootMissingError, TransportError, Unauthorized
 from syncd.sync.client import ApiClient
 from syncd.sync.daemon import open_engine, run_daemon
 from syncd.sync.engine import EngineOptions, PassResult
@@ -188,9 +188,4 @@ async def _passes(engine: Any, dry_run: bool) -> int:
     return 1 if failed else 0
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(run)
-    cli.add_command(sync)
-
-
-__all__ = ["SyncdError", "register"]
+__all__ = ["run", "sync"]
