@@ -266,6 +266,7 @@ class _GarbleProxy:
         self.target = target
         self.mode = "ok"  # ok | garbage | shape
         self.url = ""
+        self._runner: web.AppRunner | None = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -274,7 +275,8 @@ class _GarbleProxy:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, shutdown_timeout=0.5)  # a forwarded long poll may be open
+        self._runner = runner
         self._loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
         self._loop.run_until_complete(site.start())
@@ -311,6 +313,10 @@ class _GarbleProxy:
         return self
 
     def stop(self) -> None:
+        if self._runner is not None:
+            cleanup = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+            with contextlib.suppress(Exception):
+                cleanup.result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
