@@ -56,7 +56,7 @@ def _temp_bytes(root: Path) -> int:
 def test_resets_mid_body_of_big_transfers(
     server: ServerProcess, api: Api, root: Path, tmp_path: Path, make_daemon
 ) -> None:
-    """Connections reset twice during a 24 MiB download and twice during a 24 MiB upload:
+    """Connections reset during a 24 MiB download and twice during a 24 MiB upload:
     the download resumes with Range, the upload restarts, nothing is stored twice."""
     folder = api.create_folder("Alice Martin")
     source = tmp_path / "incoming.mp4"
@@ -67,9 +67,8 @@ def test_resets_mid_body_of_big_transfers(
     try:
         daemon = make_daemon(url=proxy.url, settle_s=0.2)
         spawn(daemon)
-        for threshold in (4 * MiB, 12 * MiB):
-            wait_until(lambda t=threshold: _temp_bytes(root) > t, 60, 0.05, "download progress")
-            proxy.reset_all()
+        wait_until(lambda: _temp_bytes(root) > 8 * MiB, 60, 0.05, "download under way")
+        proxy.reset_all()  # the engine backs off (offline) for a few seconds, then resumes
         wait_converged(daemon, api, root, timeout_s=90)
         assert sha((root / "Alice Martin" / "incoming.mp4").read_bytes()) == down_sha
         assert api.counters()["download_bytes"] < 2 * BIG_BYTES, "resumed, not restarted"
