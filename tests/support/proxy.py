@@ -108,15 +108,21 @@ class FaultProxy:
         self._call(reset)
 
     def stop(self) -> None:
-        def shutdown() -> None:
+        async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
             for w in list(self._writers):
                 w.transport.abort()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             self._loop.stop()
 
-        self._loop.call_soon_threadsafe(shutdown)
+        self._loop.call_soon_threadsafe(lambda: self._loop.create_task(shutdown()))
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     def __enter__(self) -> FaultProxy:
         return self.start()
