@@ -82,7 +82,8 @@ async def download_file(
     if offset == remote.size and offset:
         pass  # complete already; nothing to fetch
     else:
-        handle = temp.open("ab" if offset else "wb")
+        # Creating a file waits on the folder lock that a concurrent fsync_dir holds: off the loop.
+        handle = await asyncio.to_thread(temp.open, "ab" if offset else "wb")
         write_errors: list[OSError] = []
         try:
 
