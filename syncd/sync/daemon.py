@@ -135,6 +135,8 @@ class Daemon:
         while not self.stopping.is_set():
             try:
                 delta = await self.engine.pull(wait_s=LONG_POLL_S)
+                if self.board.state in ("offline", "error"):
+                    self.wakeups.hint(None)  # reachable again: a pass resets the state
                 if delta:
                     await self.engine.refresh_account()
                     # Only the folders the changes touch are rescanned (the plan is global).
@@ -164,7 +166,7 @@ class Daemon:
             self.wakeups.hint(None)
 
     def _timeout_s(self) -> float | None:
-        if self._next_settle_ns is None:
+        if self.paused or self._next_settle_ns is None:
             return None
         return max(0.05, (self._next_settle_ns - time.time_ns()) / NS_PER_S + 0.05)
 
@@ -172,7 +174,10 @@ class Daemon:
         while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeups.event.wait(), self._timeout_s())
-            if self.stopping.is_set() or self.paused:
+            if self.stopping.is_set():
+                continue
+            if self.paused:
+                self.wakeups.event.clear()  # keep the hints for resume; do not spin
                 continue
             only = self.wakeups.take()
             if self._next_settle_ns is not None and time.time_ns() >= self._next_settle_ns:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from syncd.server.ingest.sample_gateway import SampleGateway
@@ -228,3 +229,24 @@ def test_sync_once_dry_run_changes_nothing_then_sync_once_mirrors(
     assert (root / "Alice Martin" / "a.jpg").read_bytes() == b"a"
     again = subprocess.run([*argv, "--dry-run"], env=env, capture_output=True, text=True)
     assert again.returncode == 0 and again.stdout.strip() == "", again.stdout
+
+
+def test_pause_holds_uploads_without_spinning_and_resume_catches_up(
+    api: Api, root: Path, make_daemon
+) -> None:
+    from tests.e2e.campaign_tools import cpu_seconds
+
+    api.create_folder("Alice Martin")
+    daemon = make_daemon(settle_s=0.2).start()
+    wait_until(lambda: (root / "Alice Martin").is_dir(), 30, what="mirrored")
+    daemon.wait_idle()
+    assert daemon.command("pause")["ok"]
+    assert (daemon.status() or {})["state"] == "paused"
+    (root / "Alice Martin" / "while-paused.jpg").write_bytes(b"paused")
+    assert daemon.proc is not None
+    cpu_before = cpu_seconds(daemon.proc.pid)
+    time.sleep(3)  # a paused daemon must stay put: nothing uploaded, no busy loop
+    assert cpu_seconds(daemon.proc.pid) - cpu_before < 0.5
+    assert remote_file(api, "Alice Martin/while-paused.jpg") is None
+    assert daemon.command("resume")["ok"]
+    wait_until(lambda: remote_file(api, "Alice Martin/while-paused.jpg"), 30, what="uploaded")

@@ -112,6 +112,7 @@ def test_unreachable_server_is_retried_and_converges(
             60,
             what="converged after outage",
         )
+        daemon.wait_idle(30)  # the state leaves 'offline' once the server answers again
 
 
 def test_revoked_token_stops_syncing_and_deletes_nothing(
