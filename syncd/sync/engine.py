@@ -275,8 +275,11 @@ class Engine:
                 self.db.delete_file(action.base.path)
                 restored += 1
             elif isinstance(action, m.DeleteRemoteFolder):
+                # Forget the files too: a base entry without its local file reads as a delete.
+                for file in action.files:
+                    self.db.delete_file(file.path)
                 self.db.delete_folder(action.base.name)
-                restored += 1
+                restored += len(action.files)
             self.db.clear_item(_action_path(action))
         self.held = []
         return restored

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -250,3 +251,24 @@ def test_pause_holds_uploads_without_spinning_and_resume_catches_up(
     assert remote_file(api, "Alice Martin/while-paused.jpg") is None
     assert daemon.command("resume")["ok"]
     wait_until(lambda: remote_file(api, "Alice Martin/while-paused.jpg"), 30, what="uploaded")
+
+
+def test_restore_brings_back_a_whole_deleted_folder(api: Api, root: Path, make_daemon) -> None:
+    folder = api.create_folder("Bruno Costa")
+    for i in range(8):
+        api.upload(folder["id"], f"{i}.pdf", f"doc {i}".encode())
+    daemon = make_daemon(extra_sync="max_delete = 5").start()
+    wait_until(lambda: len(local_tree(root)) == 8, 30, what="mirrored")
+    daemon.wait_idle()
+    shutil.rmtree(root / "Bruno Costa")
+    wait_until(
+        lambda: ((daemon.status() or {}).get("held_deletes") or {}).get("count") == 8,
+        30,
+        what="folder delete held",
+    )
+    answer = daemon.command("restore")
+    assert answer["ok"] and answer["restored"] == 8, answer
+    wait_until(lambda: len(local_tree(root)) == 8, 30, what="folder back locally")
+    daemon.wait_idle()
+    assert len(remote_tree(api)) == 8, "nothing deleted on the server"
+    assert (root / "Bruno Costa" / "5.pdf").read_bytes() == b"doc 5"
