@@ -153,7 +153,7 @@ class Db:
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        # busy_timeout first: every later statement may meet another process's lock.
         self.conn.execute("PRAGMA busy_timeout=10000")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
@@ -164,6 +164,9 @@ class Db:
         # exclusive file lock makes exactly one of them migrate, the other sees the result.
         with (self.path.parent / ".migrate.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            # Switching to WAL needs an exclusive lock: do it under the file lock too (two
+            # processes opening a fresh data dir at once made one fail with "database is locked").
+            self.conn.execute("PRAGMA journal_mode=WAL")
             self._migrate_locked()
 
     def _migrate_locked(self) -> None:
