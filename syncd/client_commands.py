@@ -322,12 +322,17 @@ def _ask_daemon(config_path: Path | None, cmd: str) -> dict[str, Any]:
     return answer
 
 
-def _restored_text(restored: Any) -> str:
+def _restored_text(restored: Any, sides: Any) -> str:
     if isinstance(restored, list):
         restored = len(restored) if not restored else ", ".join(map(str, restored))
     if restored in (0, None):
         return "no held deletes to cancel"
-    return f"cancelled held deletes ({restored}); the files come back from the server"
+    where = {
+        "remote": "the files come back from the server",
+        "local": "the files are kept and go back to the server",
+    }
+    back = "; ".join(where[s] for s in sides or ["remote"] if s in where)
+    return f"cancelled held deletes ({restored}); {back}"
 
 
 @click.command()
@@ -346,7 +351,9 @@ def restore(path: str | None, config_path: Path | None) -> None:
     """
     if path is None:
         answer = _ask_daemon(config_path, "restore")
-        click.echo(answer.get("message") or _restored_text(answer.get("restored")))
+        click.echo(
+            answer.get("message") or _restored_text(answer.get("restored"), answer.get("sides"))
+        )
         return
     settings = load_settings(config_path, {})
     folder_name, name = library_path(settings, path)

@@ -86,6 +86,10 @@ class ChangesPage(_Wire):
     cursor: int
     more: bool
     changes: list[Change]
+    # The feed's epoch: changes when the server starts. A client sends it back with its
+    # cursor; a cursor from another epoch that lies beyond what the server held when it
+    # started means the library went back in time (restored from a backup): 410, rewound.
+    epoch: str | None = None
 
 
 class FilesPage(_Wire):

@@ -86,7 +86,10 @@ def render_plain(snap: dict[str, Any]) -> str:
         )
     held = snap["held_deletes"]
     if held["count"]:
-        lines.append(f"  held deletes: {held['count']} (run `syncd approve` or `syncd restore`)")
+        lines.append(
+            f"  held deletes: {held['count']} ({held_sides(held)}; "
+            "run `syncd approve` or `syncd restore`)"
+        )
         lines += [f"    {p}" for p in held["paths"]]
     for item in snap.get("not_synced", []):
         lines.append(f"  not synced: {item['path']}: {item['reason']}")
@@ -140,6 +143,16 @@ def _simple_table(
     return Group(Text(title, style=style or "bold"), table)
 
 
+def held_sides(held: dict[str, Any]) -> str:
+    """Which side the held deletes would delete on, in words."""
+    parts = []
+    if held.get("remote"):
+        parts.append(f"{held['remote']} on the server")
+    if held.get("local"):
+        parts.append(f"{held['local']} local to Trash")
+    return ", ".join(parts) or "on the server"
+
+
 def _errors_title(errors: list[dict[str, Any]]) -> str:
     if len(errors) <= SHOWN_ERRORS:
         return "last errors"
@@ -161,7 +174,7 @@ def _tables(snap: dict[str, Any]) -> list[RenderableType | None]:
             "yellow",
         ),
         _simple_table(
-            f"held deletes: {held['count']} (syncd approve | syncd restore)",
+            f"held deletes: {held['count']} ({held_sides(held)}; syncd approve | syncd restore)",
             ("file",),
             [(p,) for p in held["paths"]],
             "bold red",

@@ -6,8 +6,9 @@ seqs are dropped; cursors below that floor answer 410)."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from syncd.errors import CursorExpired
@@ -70,7 +71,9 @@ class _Item:
     change: Change
 
 
-def read_page(db: Db, user_id: str, cursor: int, limit: int) -> ChangesPage:
+def read_page(
+    db: Db, user_id: str, cursor: int, limit: int, epoch: str | None = None
+) -> ChangesPage:
     """One page of changes after `cursor` (0 = the whole library, folders first)."""
     user = db.one("SELECT last_seq, floor_seq FROM users WHERE id=?", user_id)
     if user is None:
@@ -116,8 +119,10 @@ def read_page(db: Db, user_id: str, cursor: int, limit: int) -> ChangesPage:
             for r in rows
         ]
     if cursor == 0:
-        return _snapshot_page(folder_items, file_items, head, limit)
-    return _delta_page(folder_items, file_items, tombs, head, limit)
+        page = _snapshot_page(folder_items, file_items, head, limit)
+    else:
+        page = _delta_page(folder_items, file_items, tombs, head, limit)
+    return page.model_copy(update={"epoch": epoch})
 
 
 def _upsert(kind: Literal["folder", "file"], obj_id: str, seq: int, obj: object) -> Change:
@@ -158,6 +163,33 @@ def _delta_page(
             sent.add(item.change.id)
         changes.append(item.change)
     return ChangesPage(cursor=cursor, more=more, changes=changes)
+
+
+@dataclass(frozen=True)
+class FeedEpoch:
+    """This server run's feed epoch and each user's feed head when it started. A backup
+    restore needs a restart, so a cursor from an earlier epoch beyond the head at start is a
+    cursor into a history this library no longer has (even once new changes pass it)."""
+
+    id: str = field(default_factory=lambda: "ep_" + secrets.token_hex(8))
+    start_seqs: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, db: Db) -> FeedEpoch:
+        rows = db.all("SELECT id, last_seq FROM users")
+        return cls(start_seqs={r["id"]: int(r["last_seq"]) for r in rows})
+
+    def check(self, user_id: str, cursor: int, client_epoch: str | None) -> None:
+        """Raise a rewound 410 when `cursor` (of `client_epoch`) is past this run's start."""
+        if not client_epoch or client_epoch == self.id:
+            return
+        if cursor > self.start_seqs.get(user_id, 0):
+            raise CursorExpired(
+                f"cursor {cursor} is from a history this library no longer has (the server "
+                "was restored from an older backup); re-read from cursor 0",
+                cursor=cursor,
+                rewound=True,
+            )
 
 
 class Notifier:

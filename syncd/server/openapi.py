@@ -230,6 +230,13 @@ def _paths() -> dict[str, dict[str, Op]]:
                     _p("cursor", "query", "integer"),
                     _p("limit", "query", "integer"),
                     _p("wait", "query", "number", "long poll seconds, <= 60"),
+                    _p(
+                        "epoch",
+                        "query",
+                        "string",
+                        "the epoch of the page the cursor came from: a cursor into a history "
+                        "the server lost (restored from a backup) answers 410 with rewound",
+                    ),
                 ],
             )
         },

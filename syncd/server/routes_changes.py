@@ -1,4 +1,5 @@
-"""The change feed route: `GET /v1/changes?cursor=&limit=&wait=` with long polling."""
+"""The change feed route: `GET /v1/changes?cursor=&limit=&wait=&epoch=` with long polling;
+every page carries the feed epoch, and a cursor from a history the server lost answers 410."""
 
 from __future__ import annotations
 
@@ -21,16 +22,19 @@ async def changes(request: web.Request) -> web.Response:
     cursor = query_int(request, "cursor", 0, 0, 2**62)
     limit = query_int(request, "limit", feed.DEFAULT_LIMIT, 1, feed.MAX_LIMIT)
     wait_s = query_float(request, "wait", 0.0, 0.0, MAX_WAIT_S)
+    state.epoch.check(user["id"], cursor, request.query.get("epoch"))
     deadline = time.monotonic() + wait_s
     while True:
         # Take the event before reading, so a change between the read and the wait still
         # wakes us (notify() sets the event we hold).
         event = state.notifier.event(user["id"])
-        page = feed.read_page(state.db, user["id"], cursor, limit)
+        page = feed.read_page(state.db, user["id"], cursor, limit, state.epoch.id)
         remaining = deadline - time.monotonic()
         if page.changes or page.more or remaining <= 0 or state.notifier.closing:
             return model_response(page)
         try:
             await asyncio.wait_for(event.wait(), timeout=remaining)
         except TimeoutError:
-            return model_response(feed.read_page(state.db, user["id"], cursor, limit))
+            return model_response(
+                feed.read_page(state.db, user["id"], cursor, limit, state.epoch.id)
+            )

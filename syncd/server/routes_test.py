@@ -1,5 +1,5 @@
 """Test hooks, mounted only with `syncd serve --test-hooks`: per-user counters, injected
-faults (429/503 with Retry-After), injected delays, and compacting the feed now."""
+faults (410/429/503 with Retry-After), injected delays, and compacting the feed now."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from syncd.errors import ApiError, BadRequest, RateLimited, ServerError, Unavailable
+from syncd.errors import (
+    ApiError,
+    BadRequest,
+    CursorExpired,
+    RateLimited,
+    ServerError,
+    Unavailable,
+)
 from syncd.server import feed
 from syncd.server.http import auth, json_body, state_of
 
@@ -28,6 +35,7 @@ class Faults:
     path_prefix: str = "/v1"
     delay_ms: int = 0
     delay_count: int = 0
+    delay_prefix: str = "/v1"
 
 
 FAULTS_KEY = web.AppKey("syncd_faults", Faults)
@@ -38,14 +46,16 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     faults = request.app[FAULTS_KEY]
     if request.path.startswith(TEST_PREFIX):
         return await handler(request)
-    if faults.delay_count > 0:
+    if faults.delay_count > 0 and request.path.startswith(faults.delay_prefix):
         faults.delay_count -= 1
         await asyncio.sleep(faults.delay_ms / 1000)
     if faults.count > 0 and request.path.startswith(faults.path_prefix):
         faults.count -= 1
-        error_cls: type[ApiError] = {429: RateLimited, 503: Unavailable}.get(
-            faults.status, ServerError
-        )
+        error_cls: type[ApiError] = {
+            410: CursorExpired,
+            429: RateLimited,
+            503: Unavailable,
+        }.get(faults.status, ServerError)
         error = error_cls("injected fault (test hook)", retry_after_s=faults.retry_after_s)
         error.http_status = faults.status  # the app's error middleware adds Retry-After
         raise error
@@ -84,6 +94,7 @@ async def set_delay(request: web.Request) -> web.Response:
     try:
         faults.delay_ms = int(body.get("ms", 0))
         faults.delay_count = int(body.get("count", 1))
+        faults.delay_prefix = str(body.get("path_prefix", "/v1"))
     except (TypeError, ValueError) as exc:
         raise BadRequest(f"bad delay: {exc}") from exc
     return web.json_response({"armed": faults.delay_count})

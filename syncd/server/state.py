@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syncd.server.db import Db
-from syncd.server.feed import Notifier
+from syncd.server.feed import FeedEpoch, Notifier
 from syncd.server.quota import Quotas
 from syncd.server.storage import BlobStore
 
@@ -40,6 +40,7 @@ class ServerState:
     trash_days: float = DEFAULT_TRASH_DAYS  # how long deleted files stay restorable
     # Per-user request/transfer counters (exposed only with --test-hooks).
     counters: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    epoch: FeedEpoch = field(default_factory=FeedEpoch)
 
     @classmethod
     def open(
@@ -53,7 +54,9 @@ class ServerState:
         data_dir.mkdir(parents=True, exist_ok=True)
         db = Db(data_dir / "library.db")
         blobs = BlobStore(data_dir, db)
-        return cls(data_dir, db, blobs, Quotas(db), Notifier(), feed_keep, test_hooks, trash_days)
+        state = cls(data_dir, db, blobs, Quotas(db), Notifier(), feed_keep, test_hooks, trash_days)
+        state.epoch = FeedEpoch.start(db)
+        return state
 
     def count(self, user_id: str, key: str, amount: int = 1) -> None:
         self.counters[user_id][key] += amount

@@ -196,10 +196,14 @@ class ApiClient:
         headers = {"If-Match": etag_for_rev(rev)} if rev is not None else {}
         await self._json("DELETE", f"/v1/folders/{folder_id}", headers=headers)
 
-    async def changes(self, cursor: int, *, limit: int = 1000, wait_s: int = 0) -> ChangesPage:
+    async def changes(
+        self, cursor: int, *, limit: int = 1000, wait_s: int = 0, epoch: str | None = None
+    ) -> ChangesPage:
         params = {"cursor": str(cursor), "limit": str(limit)}
         if wait_s:
             params["wait"] = str(wait_s)
+        if epoch and cursor:
+            params["epoch"] = epoch
         # The server holds a long poll for wait_s: read timeout must outlast it.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=wait_s + 20)
         data = await self._json("GET", "/v1/changes", params=params, timeout=timeout)

@@ -66,13 +66,16 @@ async def open_engine(
     return engine
 
 
-def held_paths(held: list[m.Action]) -> list[str]:
-    paths: list[str] = []
+def held_paths(held: list[m.Action]) -> dict[str, list[str]]:
+    """The files each side would lose if the held deletes ran: {"remote": [...], "local": [...]}."""
+    paths: dict[str, list[str]] = {"remote": [], "local": []}
     for action in held:
         if isinstance(action, m.DeleteRemote):
-            paths.append(str(action.base.path))
+            paths["remote"].append(str(action.base.path))
         elif isinstance(action, m.DeleteRemoteFolder):
-            paths.extend(str(f.path) for f in action.files)
+            paths["remote"].extend(str(f.path) for f in action.files)
+        elif isinstance(action, m.DeleteLocal):
+            paths["local"].append(str(action.local.path))
     return paths
 
 
@@ -84,9 +87,10 @@ def report_pass(
         board.set_waiting(str(waiting.path), waiting.needed_bytes, waiting.free_bytes)
         notifier.over_quota(str(waiting.path), waiting.needed_bytes, waiting.free_bytes)
     held = held_paths(result.gated.held)
-    board.set_held_deletes(held)
-    if held:
-        notifier.held_deletes(len(held))
+    board.set_held_deletes(remote=held["remote"], local=held["local"])
+    for side, paths in held.items():
+        if paths:
+            notifier.held_deletes(len(paths), side)
     board.clear_not_synced()
     for path, reason in result.skipped:
         board.set_not_synced(path, reason)
@@ -113,6 +117,9 @@ class Daemon:
         self._next_settle_ns: int | None = None
         self.rescan_interval_s = 300.0
         self.notifier = DesktopNotifier(enabled=False)
+        # Why the change feed cannot be read right now (None: it can). Local passes may still
+        # run meanwhile; they must not report "idle" while remote changes cannot arrive.
+        self.feed_problem: str | None = None
 
     async def on_command(self, cmd: str, _request: dict[str, Any]) -> dict[str, Any]:
         if cmd == "pause":
@@ -125,9 +132,10 @@ class Daemon:
             self.engine.deletes_approved = True
             self.wakeups.hint(None)
         elif cmd == "restore":
+            sides = {s for s, paths in held_paths(self.engine.held).items() if paths}
             restored = self.engine.restore_held()
             self.wakeups.hint(None)
-            return {"restored": restored}
+            return {"restored": restored, "sides": sorted(sides)}
         return {}
 
     async def follow_remote(self) -> None:
@@ -135,6 +143,7 @@ class Daemon:
         while not self.stopping.is_set():
             try:
                 delta = await self.engine.pull(wait_s=LONG_POLL_S)
+                self.feed_problem = None
                 if self.board.state in ("offline", "error"):
                     self.wakeups.hint(None)  # reachable again: a pass resets the state
                 if delta:
@@ -145,6 +154,7 @@ class Daemon:
                 self._auth_failed()
                 await asyncio.sleep(AUTH_RETRY_S)
             except TransportError as exc:
+                self.feed_problem = str(exc)
                 self.board.set_state("offline", str(exc))
                 await asyncio.sleep(OFFLINE_RETRY_S)
 
@@ -213,6 +223,8 @@ class Daemon:
         self._next_settle_ns = result.gated.unsettled_next_ns
         if result.progressed:
             self.wakeups.hint(only)  # re-plan: the conflict copy, folder follow-ups...
+        elif self.feed_problem is not None:
+            self.board.set_state("offline", self.feed_problem)  # local work done, feed not
         else:
             self.engine.deletes_approved = False
             self.board.set_state("idle")

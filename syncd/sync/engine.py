@@ -111,8 +111,26 @@ class Engine:
 
     async def pull(self, wait_s: int = 0) -> FeedDelta:
         delta = await pull_changes(self.client, self.mirror, wait_s=wait_s)
+        if delta.rewound:
+            self._forget_lost_base()
         self.db.set_cursor(self.mirror.cursor)
         return delta
+
+    def _forget_lost_base(self) -> None:
+        """The server went back in time (restored from an older backup): what it lost is not a
+        delete anyone made. Forget the base of files and folders it no longer knows, so our
+        local copies are uploaded again instead of moved to the Trash."""
+        base = self.db.load_base()
+        lost_files = [f.path for f in base.files.values() if f.file_id not in self.mirror.files]
+        lost_folders = [
+            f.name for f in base.folders.values() if f.folder_id not in self.mirror.folders
+        ]
+        with self.db.transaction():
+            for path in lost_files:
+                self.db.delete_file(path)
+            for name in lost_folders:
+                self.db.delete_folder(name)
+        log.warning("base_forgotten_after_rewind", files=len(lost_files), folders=len(lost_folders))
 
     def quota(self) -> QuotaView | None:
         if self.account is None:
@@ -268,10 +286,16 @@ class Engine:
             self.db.set_item(path, "blocked", reason, {})
 
     def restore_held(self) -> int:
-        """Cancel held deletes: forget their base so the next pass downloads the files again."""
+        """Cancel held deletes: forget their base, so the next pass downloads again what was
+        deleted locally, and uploads again what was deleted on the server."""
         restored = 0
         for action in self.held:
-            if isinstance(action, m.DeleteRemote):
+            if isinstance(action, m.DeleteLocal):
+                self.db.delete_file(action.local.path)
+                restored += 1
+            elif isinstance(action, m.DeleteLocalFolder):
+                self.db.delete_folder(action.name)
+            elif isinstance(action, m.DeleteRemote):
                 self.db.delete_file(action.base.path)
                 restored += 1
             elif isinstance(action, m.DeleteRemoteFolder):

@@ -138,7 +138,7 @@ class Executor:
 
     def _remember(self, file: File) -> None:
         """Record our own write in the mirror at once; the feed confirms it later."""
-        self.mirror.files[file.id] = file
+        self.mirror.remember_file(file)
 
     async def _DeleteLocal(self, action: m.DeleteLocal) -> None:
         target = self.path(action.local.path)
@@ -150,7 +150,7 @@ class Executor:
     async def _DeleteRemote(self, action: m.DeleteRemote) -> None:
         with contextlib.suppress(NotFound):
             await self.client.delete_file(action.base.file_id, action.base.rev)
-        self.mirror.files.pop(action.base.file_id, None)
+        self.mirror.forget_file(action.base.file_id)
         self.db.delete_file(action.base.path)
         log.info("remote_file_deleted", path=str(action.base.path))
 
@@ -214,7 +214,7 @@ class Executor:
             if existing is None or existing.name != name:
                 raise
             folder = existing
-        self.mirror.folders[folder.id] = folder
+        self.mirror.remember_folder(folder)
         self.db.put_folder(m.BaseFolder(name, folder.id, action.local.inode))
         log.info("remote_folder_created", folder=name)
 
@@ -230,7 +230,7 @@ class Executor:
 
     async def _RenameRemoteFolder(self, action: m.RenameRemoteFolder) -> None:
         folder = await self.client.rename_folder(action.base.folder_id, action.local.name, None)
-        self.mirror.folders[folder.id] = folder
+        self.mirror.remember_folder(folder)
         self.db.rename_folder(
             action.base.name, m.BaseFolder(action.local.name, folder.id, action.local.inode)
         )
@@ -250,7 +250,7 @@ class Executor:
     async def _DeleteRemoteFolder(self, action: m.DeleteRemoteFolder) -> None:
         with contextlib.suppress(NotFound):
             await self.client.delete_folder(action.base.folder_id)
-        self.mirror.folders.pop(action.base.folder_id, None)
+        self.mirror.forget_folder(action.base.folder_id)
         with self.db.transaction():
             for file in action.files:
                 self.db.delete_file(file.path)

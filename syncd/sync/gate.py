@@ -1,9 +1,11 @@
 """Pure gates between plan and execution: which uploads are settled, which fit the quota, and
-which remote deletes are held back because one batch would delete too much (DESIGN §4, §5)."""
+which deletes (on the server, or of local files to the Trash) are held back because one batch
+would delete too much on that side (DESIGN §4, §5)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from syncd.sync import model as m
 
@@ -65,6 +67,24 @@ def remote_delete_count(action: m.Action) -> int:
     return 0
 
 
+def local_delete_count(action: m.Action) -> int:
+    """Local files a remote-origin action moves to the Trash (a folder's files are counted by
+    their own DeleteLocal actions)."""
+    return 1 if isinstance(action, m.DeleteLocal) else 0
+
+
+Side = Literal["local", "remote"]
+
+
+def held_side(action: m.Action) -> Side | None:
+    """Which side a held action would delete on: "remote", "local", or None."""
+    if remote_delete_count(action):
+        return "remote"
+    if isinstance(action, m.DeleteLocal | m.DeleteLocalFolder):
+        return "local"
+    return None
+
+
 def gate(
     plan: m.Plan,
     *,
@@ -78,11 +98,15 @@ def gate(
 ) -> Gated:
     """Sort a plan into what runs now and what waits (unsettled, over quota, held)."""
     out = Gated()
-    deletes = sum(remote_delete_count(a) for a in plan.actions)
-    hold_deletes = deletes > max_delete and not deletes_approved
+    held_sides: set[Side] = set()
+    if not deletes_approved:
+        if sum(remote_delete_count(a) for a in plan.actions) > max_delete:
+            held_sides.add("remote")
+        if sum(local_delete_count(a) for a in plan.actions) > max_delete:
+            held_sides.add("local")  # e.g. a remote view that lost most files: never trust it
     reserved = inflight_bytes
     for action in plan.actions:
-        if hold_deletes and remote_delete_count(action):
+        if held_side(action) in held_sides:
             out.held.append(action)
         elif isinstance(action, m.Upload):
             writer_open = action.local.path in open_writers

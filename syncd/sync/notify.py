@@ -84,11 +84,15 @@ class DesktopNotifier:
             "Free space in the library; it will upload then.",
         )
 
-    def held_deletes(self, count: int) -> bool:
+    def held_deletes(self, count: int, side: str = "remote") -> bool:
+        what = (
+            f"{count} files deleted locally were not deleted on the server."
+            if side == "remote"
+            else f"{count} files gone from the server were not moved to your Trash."
+        )
         return self.notify(
-            "held_deletes",
+            f"held_deletes_{side}",
             f"syncd: {count} deletes held",
-            f"{count} files deleted locally were not deleted on the server. "
-            "Run `syncd approve` to delete them or `syncd restore` to bring them back.",
+            f"{what} Run `syncd approve` to delete them or `syncd restore` to keep them.",
             urgency="critical",
         )

@@ -1,5 +1,7 @@
 """The daemon's picture of the remote library, built from the change feed: apply feed pages,
-then derive the RemoteTree the planner compares. Also the feed reader (full re-read on 410)."""
+then derive the RemoteTree the planner compares. Also the feed reader: a delta is applied only
+once all its pages are in, and a full re-read (first start, 410) fills a staging mirror that
+replaces the live one only when complete, so a pass never plans against a partial view."""
 
 from __future__ import annotations
 
@@ -29,18 +31,21 @@ def remote_file(file: File, folder_name: str) -> RemoteFile:
 
 @dataclass
 class RemoteMirror:
-    """Folders and files by id, kept current by applying the change feed in order."""
+    """Folders and files by id, kept current by applying the change feed in order.
+
+    The executor records its own writes (`remember_*`, `forget_*`) at once, before the feed
+    confirms them. While a re-read is under way those writes are also journaled, and replayed
+    onto the staging mirror when it is swapped in (it may have been read before them)."""
 
     cursor: int = 0
+    epoch: str | None = None  # the server's feed epoch the cursor belongs to
     folders: dict[str, Folder] = field(default_factory=dict)
     files: dict[str, File] = field(default_factory=dict)
-
-    def reset(self) -> None:
-        self.cursor = 0
-        self.folders.clear()
-        self.files.clear()
+    _journal: list[Change] | None = field(default=None, repr=False)
 
     def apply(self, change: Change) -> None:
+        """Apply one feed change. An upsert older than what we hold (a page computed before
+        our own write) is ignored: revs only grow, so it would roll the mirror back."""
         table: dict[str, Folder] | dict[str, File] = (
             self.folders if change.type == "folder" else self.files
         )
@@ -50,10 +55,51 @@ class RemoteMirror:
                 for file_id in [f.id for f in self.files.values() if f.folder_id == change.id]:
                     del self.files[file_id]
             return
+        held = table.get(change.id)
+        if held is not None and held.rev > change.object.rev:
+            return
         if change.type == "folder" and isinstance(change.object, Folder):
             self.folders[change.id] = change.object
         elif isinstance(change.object, File):
             self.files[change.id] = change.object
+
+    # ---- our own writes (the executor) ----------------------------------------------------
+
+    def _own(self, change: Change) -> None:
+        self.apply(change)
+        if self._journal is not None:
+            self._journal.append(change)
+
+    def remember_file(self, file: File) -> None:
+        self._own(Change(seq=0, type="file", op="upsert", id=file.id, object=file))
+
+    def forget_file(self, file_id: str) -> None:
+        self._own(Change(seq=0, type="file", op="delete", id=file_id))
+
+    def remember_folder(self, folder: Folder) -> None:
+        self._own(Change(seq=0, type="folder", op="upsert", id=folder.id, object=folder))
+
+    def forget_folder(self, folder_id: str) -> None:
+        self._own(Change(seq=0, type="folder", op="delete", id=folder_id))
+
+    # ---- staging --------------------------------------------------------------------------
+
+    def start_journal(self) -> None:
+        self._journal = []
+
+    def stop_journal(self) -> None:
+        self._journal = None
+
+    def replace_with(self, staging: RemoteMirror) -> None:
+        """Take over a complete staging mirror in one step (no await in between), replaying
+        our own writes made while it was read."""
+        for change in self._journal or ():
+            staging.apply(change)
+        self._journal = None
+        self.cursor, self.epoch = staging.cursor, staging.epoch
+        self.folders, self.files = staging.folders, staging.files
+
+    # ---- views ----------------------------------------------------------------------------
 
     def folder_by_name(self, name: str) -> Folder | None:
         return next((f for f in self.folders.values() if f.name == name), None)
@@ -74,11 +120,13 @@ class RemoteMirror:
 
 @dataclass(frozen=True)
 class FeedDelta:
-    """What one pull brought: how many changes, and the local folders they touch (None: a
-    folder itself changed, so look at everything)."""
+    """What one pull brought: how many changes, the local folders they touch (None: a
+    folder itself changed or the library was re-read, so look at everything), and whether a
+    re-read found the server *behind* our cursor (restored from an older backup)."""
 
     applied: int
     folders: frozenset[str] | None
+    rewound: bool = False
 
     def __bool__(self) -> bool:
         return self.applied > 0
@@ -105,33 +153,81 @@ def touched_folders(mirror: RemoteMirror, change: Change) -> set[str] | None:
 
 
 MAX_EXPIRED_RESTARTS = 5
+PAGE_LIMIT = 1000
 
 
-async def pull_changes(client: ApiClient, mirror: RemoteMirror, *, wait_s: int = 0) -> FeedDelta:
-    """Apply every change after mirror.cursor (long-polling up to wait_s for the first page).
-    A compacted cursor (410) re-reads from 0, a few times at most, with a pause between."""
-    applied, restarts = 0, 0
-    folders: set[str] | None = set()
-    first = True
+@dataclass
+class _Read:
+    changes: list[Change]
+    cursor: int
+    epoch: str | None
+
+
+async def _read_pages(
+    client: ApiClient, cursor: int, epoch: str | None, wait_s: int, page_limit: int
+) -> _Read:
+    """Every change after `cursor` (long-polling up to wait_s for the first page), the cursor
+    after them and the feed epoch. Raises CursorExpired on a 410, on any page."""
+    read = _Read([], cursor, epoch)
     while True:
-        try:
-            page = await client.changes(mirror.cursor, wait_s=wait_s if first else 0)
-        except CursorExpired as exc:
-            log.warning("cursor_expired", cursor=mirror.cursor)
-            restarts += 1
-            if restarts > MAX_EXPIRED_RESTARTS:
-                raise TransportError("the change feed keeps expiring; retrying later") from exc
-            if restarts > 1:
-                await asyncio.sleep(min(30.0, 2.0**restarts))
-            mirror.reset()
-            folders, first = None, False
-            continue
-        first = False
-        for change in page.changes:
-            touched = touched_folders(mirror, change)
-            folders = None if folders is None or touched is None else folders | touched
-            mirror.apply(change)
-        applied += len(page.changes)
-        mirror.cursor = page.cursor
+        page = await client.changes(read.cursor, limit=page_limit, wait_s=wait_s, epoch=read.epoch)
+        wait_s = 0
+        read.changes += page.changes
+        read.cursor, read.epoch = page.cursor, page.epoch
         if not page.more:
-            return FeedDelta(applied, None if folders is None else frozenset(folders))
+            return read
+
+
+async def pull_changes(
+    client: ApiClient, mirror: RemoteMirror, *, wait_s: int = 0, page_limit: int = PAGE_LIMIT
+) -> FeedDelta:
+    """Apply every change after mirror.cursor, all pages at once. A mirror never read, or a
+    compacted cursor (410), is rebuilt from cursor 0 by `reread`."""
+    if mirror.cursor == 0:
+        return await reread(client, mirror, page_limit)
+    try:
+        read = await _read_pages(client, mirror.cursor, mirror.epoch, wait_s, page_limit)
+    except CursorExpired as exc:
+        rewound = bool(exc.details.get("rewound"))
+        log.warning("cursor_expired", cursor=mirror.cursor, rewound=rewound)
+        return await reread(client, mirror, page_limit, rewound=rewound)
+    folders: set[str] | None = set()
+    for change in read.changes:  # no await from here on: passes see all of it or none
+        touched = touched_folders(mirror, change)
+        folders = None if folders is None or touched is None else folders | touched
+        mirror.apply(change)
+    mirror.cursor, mirror.epoch = read.cursor, read.epoch
+    return FeedDelta(len(read.changes), None if folders is None else frozenset(folders))
+
+
+async def reread(
+    client: ApiClient, mirror: RemoteMirror, page_limit: int = PAGE_LIMIT, *, rewound: bool = False
+) -> FeedDelta:
+    """Read the whole library into a staging mirror and swap it in once its last page is
+    read; until then (and if the read fails) the live mirror stays the last complete one.
+    A read that itself expires (compaction between its pages) starts over, a few times.
+    `rewound`: the server said it went back in time; also found when its head is behind us."""
+    for attempt in range(1, MAX_EXPIRED_RESTARTS + 1):
+        if attempt > 1:
+            await asyncio.sleep(2.0 ** (attempt - 2))  # 1, 2, 4, 8 s
+        staging = RemoteMirror()
+        mirror.start_journal()
+        try:
+            read = await _read_pages(client, 0, None, 0, page_limit)
+        except CursorExpired:
+            log.warning("cursor_expired", cursor=0, attempt=attempt)
+            mirror.stop_journal()
+            continue
+        except BaseException:
+            mirror.stop_journal()
+            raise
+        for change in read.changes:
+            staging.apply(change)
+        staging.cursor, staging.epoch = read.cursor, read.epoch
+        rewound = rewound or read.cursor < mirror.cursor
+        if rewound:
+            log.warning("server_rewound", cursor=mirror.cursor, server_cursor=staging.cursor)
+        mirror.replace_with(staging)
+        log.info("library_reread", files=len(mirror.files), folders=len(mirror.folders))
+        return FeedDelta(len(read.changes), None, rewound)
+    raise TransportError("the change feed keeps expiring; retrying later")

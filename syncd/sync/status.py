@@ -113,7 +113,7 @@ class StatusBoard:
         self.queue: dict[str, int] = {}
         self.transfers: dict[str, Transfer] = {}
         self.waiting: dict[str, WaitingFile] = {}
-        self.held_deletes: list[str] = []
+        self.held_deletes: dict[str, list[str]] = {"remote": [], "local": []}
         self.not_synced: dict[str, str] = {}
         self.errors: deque[ErrorEntry] = deque(maxlen=MAX_ERRORS)
         self.last_sync_at: float | None = None
@@ -159,9 +159,11 @@ class StatusBoard:
             else:
                 self.waiting.pop(path, None)
 
-    def set_held_deletes(self, paths: list[str]) -> None:
+    def set_held_deletes(self, *, remote: list[str], local: list[str]) -> None:
+        """Held deletes per side: files the server would lose (remote) or that would go to
+        the local Trash (local)."""
         with self._lock:
-            self.held_deletes = list(paths)
+            self.held_deletes = {"remote": list(remote), "local": list(local)}
 
     def set_not_synced(self, path: str, reason: str) -> None:
         with self._lock:
@@ -192,12 +194,25 @@ class StatusBoard:
                 "queue": dict(self.queue),
                 "transfers": [asdict(t) for t in self.transfers.values()],
                 "waiting": [asdict(w) for w in self.waiting.values()],
-                "held_deletes": {"count": len(self.held_deletes), "paths": list(self.held_deletes)},
+                "held_deletes": _held_snapshot(self.held_deletes),
                 "not_synced": [{"path": p, "reason": r} for p, r in self.not_synced.items()],
                 "errors": [asdict(e) for e in self.errors],
                 "last_sync_at": self.last_sync_at,
                 "now": time.time(),
             }
+
+
+def _held_snapshot(held: dict[str, list[str]]) -> dict[str, Any]:
+    """count and paths (both sides), the side ("remote", "local", "both" or None) and the
+    count per side."""
+    sides = [side for side in ("remote", "local") if held[side]]
+    return {
+        "count": len(held["remote"]) + len(held["local"]),
+        "paths": held["remote"] + held["local"],
+        "side": None if not sides else sides[0] if len(sides) == 1 else "both",
+        "remote": len(held["remote"]),
+        "local": len(held["local"]),
+    }
 
 
 # ---------------------------------------------------------------- server

@@ -116,6 +116,55 @@ def test_restore_cancels_held_deletes_and_brings_files_back(
     assert len(remote_tree(api)) == 8
 
 
+def _held(daemon) -> dict:  # type: ignore[no-untyped-def]
+    return ((daemon.status() or {}).get("held_deletes")) or {}
+
+
+def test_big_remote_delete_is_held_before_local_files_go_to_trash(
+    api: Api, root: Path, make_daemon
+) -> None:
+    """A folder of 8 files deleted on the server in one change (max_delete 5): none goes to
+    the local Trash until `approve`; a new remote file still arrives meanwhile; status says
+    the side is local."""
+    folder = api.create_folder("Alice Martin")
+    for i in range(8):
+        api.upload(folder["id"], f"{i}.jpg", f"{i}".encode())
+    other = api.create_folder("Bruno Costa")
+    daemon = make_daemon(extra_sync="max_delete = 5").start()
+    wait_until(lambda: len(local_tree(root)) == 8, 30, what="mirrored")
+    api.delete_folder(folder["id"])
+    api.upload(other["id"], "new.jpg", b"new")
+    held = wait_until(lambda: _held(daemon).get("count") == 8 and _held(daemon), 30, what="held")
+    assert (held["side"], held["local"], held["remote"]) == ("local", 8, 0)
+    wait_until(lambda: (root / "Bruno Costa" / "new.jpg").exists(), 30, what="rest goes on")
+    assert len(local_tree(root)) == 9 and not daemon.trash.exists(), "nothing trashed yet"
+    assert "8 local to Trash" in daemon.cli("status").stdout
+    assert daemon.command("approve")["ok"]
+    wait_until(lambda: len(local_tree(root)) == 1, 30, what="approved: moved to the Trash")
+    assert len(list(daemon.trash.iterdir())) == 8
+    assert not (root / "Alice Martin").exists()
+    assert _held(daemon).get("count") == 0
+
+
+def test_restore_of_held_local_deletes_puts_the_files_back_on_the_server(
+    api: Api, root: Path, make_daemon
+) -> None:
+    folder = api.create_folder("Alice Martin")
+    for i in range(8):
+        api.upload(folder["id"], f"{i}.jpg", f"{i}".encode())
+    daemon = make_daemon(extra_sync="max_delete = 5").start()
+    wait_until(lambda: len(local_tree(root)) == 8, 30, what="mirrored")
+    api.delete_folder(folder["id"])
+    wait_until(lambda: _held(daemon).get("count") == 8, 30, what="held")
+    answer = daemon.command("restore")
+    assert answer["ok"] and answer["restored"] == 8 and answer["sides"] == ["local"], answer
+    wait_until(lambda: len(remote_tree(api)) == 8, 30, what="files back on the server")
+    assert (root / "Alice Martin" / "3.jpg").read_bytes() == b"3"
+    assert not daemon.trash.exists()
+    daemon.wait_idle()
+    assert _held(daemon).get("count") == 0
+
+
 def test_webhook_media_lands_in_the_local_participant_folder(
     server: ServerProcess, api: Api, root: Path, tmp_path: Path, make_daemon
 ) -> None:

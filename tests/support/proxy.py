@@ -93,6 +93,10 @@ class FaultProxy:
         self._loop.call_soon_threadsafe(run)
         done.wait(5)
 
+    def retarget(self, port: int) -> None:
+        """New connections go to another port (the server restarted on a new free port)."""
+        self.target = (self.target[0], port)
+
     def set_down(self, down: bool = True) -> None:
         """Down: refuse new connections and reset the live ones (server unreachable)."""
         self.state.down = down

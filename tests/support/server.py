@@ -161,6 +161,10 @@ class Api:
             },
         )
 
+    def delay(self, ms: int, count: int = 1, path_prefix: str = "/v1") -> None:
+        """The next `count` requests under path_prefix wait `ms` before they are handled."""
+        self.json("POST", "/v1/_test/delay", {"ms": ms, "count": count, "path_prefix": path_prefix})
+
     def compact(self, keep: int = 0) -> None:
         self.json("POST", "/v1/_test/compact", {"keep": keep})
 

@@ -17,7 +17,7 @@ def _busy_board() -> StatusBoard:
     board.transfer_started("Alice/clip.mp4", "up", 10_000_000)
     board.transfer_progress("Alice/clip.mp4", 2_500_000)
     board.set_waiting("Bob/big.mov", 12_400_000, 3_100_000)
-    board.set_held_deletes(["Carol/a.jpg", "Carol/b.jpg"])
+    board.set_held_deletes(remote=["Carol/a.jpg", "Carol/b.jpg"], local=["Dan/c.pdf"])
     board.set_not_synced("Alice/sub", "nested folders are not part of the library")
     for i in range(MAX_ERRORS + 5):
         board.add_error(f"Alice/{i}.jpg", "name refused", at=1000.0 + i)
@@ -34,7 +34,13 @@ def test_snapshot_is_json_and_complete() -> None:
     assert snap["waiting"] == [
         {"path": "Bob/big.mov", "needed_bytes": 12_400_000, "free_bytes": 3_100_000}
     ]
-    assert snap["held_deletes"] == {"count": 2, "paths": ["Carol/a.jpg", "Carol/b.jpg"]}
+    assert snap["held_deletes"] == {
+        "count": 3,
+        "paths": ["Carol/a.jpg", "Carol/b.jpg", "Dan/c.pdf"],
+        "side": "both",
+        "remote": 2,
+        "local": 1,
+    }
     assert len(snap["errors"]) == MAX_ERRORS
     assert snap["errors"][0]["path"] == "Alice/5.jpg"  # the oldest five were dropped
     assert snap["not_synced"][0]["path"] == "Alice/sub"
@@ -59,7 +65,7 @@ def test_plain_render_reads_well() -> None:
     assert "usage: 150.0 MB of 200.0 MB (75%)" in text
     assert "up Alice/clip.mp4: 2.5 MB of 10.0 MB (25%)" in text
     assert "waiting: over quota: Bob/big.mov (needs 12.4 MB, 3.1 MB free)" in text
-    assert "held deletes: 2" in text
+    assert "held deletes: 3 (2 on the server, 1 local to Trash;" in text
     assert "name refused" in text
     assert human_bytes(999) == "999 B"
 

@@ -86,3 +86,42 @@ def test_keep_both_and_folder_makes_run_first_folder_deletes_last() -> None:
     assert out.run_first == [make, keep]
     assert out.run_files == [download]
     assert out.run_last == [forget]
+
+
+def _local_delete(name: str, folder: str = "F") -> m.DeleteLocal:
+    local = _local(name)
+    return m.DeleteLocal(m.LocalFile(m.RelPath(folder, name), 10, local.mtime_ns, 1, None))
+
+
+@pytest.mark.parametrize(
+    ("local_deletes", "remote_deletes", "max_delete", "approved", "held_sides"),
+    [
+        (3, 0, 5, False, set()),  # a few files gone from the server: trashed at once
+        (6, 0, 5, False, {"local"}),  # too many: held, like remote deletes
+        (6, 0, 5, True, set()),  # approved: sent
+        (6, 6, 5, False, {"local", "remote"}),  # each side counts on its own
+        (3, 6, 5, False, {"remote"}),
+        (4, 4, 5, False, set()),  # sides are not added up
+    ],
+)
+def test_big_delete_hold_per_side(
+    local_deletes: int, remote_deletes: int, max_delete: int, approved: bool, held_sides: set[str]
+) -> None:
+    """More than max_delete local files to the Trash is held exactly like a big remote delete,
+    and the rest of the plan goes on."""
+    local = [_local_delete(f"l{i}.jpg") for i in range(local_deletes)]
+    remote = [m.DeleteRemote(_base(f"r{i}.jpg")) for i in range(remote_deletes)]
+    upload = m.Upload(_local("new.jpg"), "fo_F", None)
+    out = _gate([*local, *remote, upload], max_delete=max_delete, deletes_approved=approved)
+    expected = (local if "local" in held_sides else []) + (remote if "remote" in held_sides else [])
+    assert out.held == expected
+    assert upload in out.run_files
+
+
+def test_held_local_deletes_hold_the_folder_delete_too() -> None:
+    """A folder gone from the server is removed locally only after its files went to the Trash;
+    while those are held, the folder (and its base entry) must stay."""
+    files = [_local_delete(f"{i}.jpg", "G") for i in range(3)]
+    folder = m.DeleteLocalFolder("G")
+    assert _gate([*files, folder], max_delete=2).held == [*files, folder]
+    assert _gate([*files, folder], max_delete=3).run_last == [folder]

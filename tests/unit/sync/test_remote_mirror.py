@@ -1,5 +1,6 @@
-"""The remote mirror applies the change feed, and says which local folders a change touches
-(so a remote change rescans only those folders)."""
+"""The remote mirror applies the change feed (never rolling back our own newer writes), swaps in
+a staging copy in one step, and says which local folders a change touches (so a remote change
+rescans only those folders)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,41 @@ def test_apply_then_tree_places_files_under_their_folder_names() -> None:
     tree = mirror.tree()
     assert set(tree.files) == {RelPath("B", "x.jpg")}
     assert set(tree.folders) == {"B"}
+
+
+def test_an_older_upsert_never_rolls_back_a_newer_rev() -> None:
+    """A page computed before our own write arrives after it: the newer rev stays."""
+    mirror = _mirror()
+    mirror.remember_file(_file("x", "fa", "x.jpg", rev=3))
+    mirror.apply(_up(_file("x", "fa", "old.jpg", rev=2)))
+    assert mirror.files["x"].rev == 3 and mirror.files["x"].name == "x.jpg"
+    mirror.apply(_up(_file("x", "fa", "new.jpg", rev=4)))
+    assert mirror.files["x"].name == "new.jpg"
+
+
+def test_replace_with_takes_the_staging_copy_and_replays_our_writes() -> None:
+    """Writes made while a re-read was under way survive the swap; the live mirror is never
+    partial: it is the old complete one until replace_with, the new one after."""
+    live = _mirror()
+    live.cursor = 50
+    live.start_journal()
+    live.remember_file(_file("up", "fb", "uploaded.jpg"))  # our upload during the re-read
+    live.forget_file("x")  # our remote delete during the re-read
+    staging = RemoteMirror(cursor=60)
+    staging.folders = {"fa": _folder("fa", "A"), "fb": _folder("fb", "B")}
+    staging.files = {"x": _file("x", "fa", "x.jpg"), "y": _file("y", "fa", "y.jpg")}
+    assert set(live.files) == {"up"}  # applied to the live mirror at once
+    live.replace_with(staging)
+    assert live.cursor == 60
+    assert set(live.files) == {"up", "y"}
+    live.remember_file(_file("z", "fa", "z.jpg"))  # journal ended with the swap
+    assert live._journal is None
+
+
+def test_stopped_journal_is_not_replayed() -> None:
+    live = _mirror()
+    live.start_journal()
+    live.remember_file(_file("up", "fb", "uploaded.jpg"))
+    live.stop_journal()  # the re-read failed: the live mirror keeps its own state
+    live.replace_with(RemoteMirror(cursor=7))
+    assert live.files == {}
