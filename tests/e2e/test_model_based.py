@@ -3,26 +3,39 @@ remote incoming/modify/delete/rename and daemon stop/start/crash, checked after 
 against the pure model in model_check.py.
 
 One round = one seed = SEQUENCES_PER_ROUND sequences, each in its own fresh folder, all run
-by one daemon against one server. A round has PHASES phases; in each, the daemon runs (each
-sequence changes one side), is SIGKILLed and restarted while syncing (one side), or is stopped
-while both sides change (conflicts). Each sequence takes 3-6 steps.
+by one daemon against one server, through a loopback proxy. A round has PHASES phases; in
+each, the daemon runs (each sequence changes one side), is SIGKILLed and restarted while
+syncing (one side), is stopped while both sides change (conflicts), is cut off by the proxy
+while one side changes and the feed is compacted (the reconnect re-reads after a 410), or the
+server restarts in the middle of the changes. Each sequence takes 3-6 steps.
 Replay a failed round: pytest tests/e2e/test_model_based.py --seed N"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.campaign_tools import alive, fast_status, sha, sigkill, spawn, temp_files
+from tests.e2e.campaign_tools import (
+    alive,
+    fast_status,
+    proxy_for,
+    sha,
+    sigkill,
+    spawn,
+    temp_files,
+)
 from tests.e2e.model_check import Expectation, Op, check, expect_both_sides, expect_one_side
-from tests.support.daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess, wait_until
+from tests.support.proxy import FaultProxy
 from tests.support.server import Api, ServerProcess
 
 SEQUENCES_PER_ROUND = 50
@@ -32,9 +45,10 @@ PHASES = 4
 BASE_SEED = 7000
 POOL = ("a.txt", "b.jpg", "c.bin", "d.txt", "e.pdf", "f.mp4", "g.txt", "h.png")
 KIND_WEIGHTS = {"create": 3.0, "modify": 2.0, "delete": 1.5, "rename": 1.5}
-MODE_WEIGHTS = {"running": 2.0, "crash": 1.0, "stopped": 1.0}
+MODES = ("running", "crash", "stopped", "cut", "restart")
 CONVERGE_S = 60.0
 DAEMON_SYNC = "max_delete = 100000\nquiet_s = 0.1\nmax_wait_s = 1.0"
+REREAD_DELAY_MS = 2000  # "cut": the 410 and the re-read's first page each answer this late
 
 
 @dataclass
@@ -81,18 +95,35 @@ class Sequence:
         return Op(side, "rename", name, self.rng.choice(targets)) if targets else None
 
 
+@dataclass
+class Remote:
+    """The server behind the proxy the daemon talks to; a restart moves the proxy along."""
+
+    server: ServerProcess
+    proxy: FaultProxy
+    token: str
+
+    def restart(self) -> Api:
+        self.server.stop()
+        self.server.start()
+        self.proxy.retarget(int(self.server.url.rsplit(":", 1)[1]))
+        return Api(self.server.url, self.token)
+
+
 class Round:
     def __init__(
-        self, seed: int, api: Api, root: Path, daemon: DaemonProcess, sequences: int
+        self, seed: int, remote: Remote, root: Path, daemon: DaemonProcess, sequences: int
     ) -> None:
-        self.seed, self.api, self.root, self.daemon = seed, api, root, daemon
+        self.seed, self.remote, self.root, self.daemon = seed, remote, root, daemon
+        self.api = Api(remote.server.url, remote.token)
         self.rng = random.Random(seed)
-        self.modes = [
-            self.rng.choices(list(MODE_WEIGHTS), weights=list(MODE_WEIGHTS.values()))[0]
-            for _ in range(PHASES)
-        ]
+        # PHASES different modes per round, so every round mixes them (CI's 4 rounds cover
+        # each mode, "cut" and "restart" included).
+        self.modes = self.rng.sample(MODES, PHASES)
         self.seqs: list[Sequence] = []
         self.data: dict[str, bytes] = {}
+        # folder/name the server deleted or renamed away: the only paths that may be trashed
+        self.remote_gone: set[str] = set()
         for index in range(sequences):
             rng = random.Random(f"{seed}:{index}")
             total = rng.randint(3, 6)
@@ -127,7 +158,10 @@ class Round:
             seq.history.append(
                 f"phase {number} ({mode}): " + "; ".join(map(str, planned[seq.index]))
             )
-        self.apply_interleaved(planned)
+        if mode == "cut":
+            self.cut_then_reread(planned)
+        else:
+            self.apply_interleaved(planned, restart_midway=mode == "restart")
         if mode == "crash":
             time.sleep(self.rng.uniform(0.0, 0.8))  # kill -9 somewhere in the sync
             sigkill(self.daemon)
@@ -144,6 +178,23 @@ class Round:
             else:
                 expected[seq.index] = expect_one_side(seq.state, local or remote)
         self.wait(expected, f"phase {number} ({mode})")
+
+    def cut_then_reread(self, planned: dict[int, list[Op]]) -> None:
+        """Remote changes while the daemon is cut off, the feed compacted and one 410 forced;
+        back online, the local changes are made right after the 410 (the daemon's passes run
+        while its re-read is slowed by 2 s): a pass planned against a partial remote view
+        would move files to the Trash that the model never deleted."""
+        remote = {i: [op for op in ops if op.side == "remote"] for i, ops in planned.items()}
+        local = {i: [op for op in ops if op.side == "local"] for i, ops in planned.items()}
+        self.remote.proxy.set_down()
+        self.apply_interleaved(remote, restart_midway=False)
+        self.api.compact(keep=0)
+        self.api.delay(REREAD_DELAY_MS, count=2, path_prefix="/v1/changes")
+        self.api.inject_fault(status=410, count=1, retry_after_s=0, path_prefix="/v1/changes")
+        expired = _count_events(self.daemon, "cursor_expired")
+        self.remote.proxy.set_down(False)
+        wait_until(lambda: _count_events(self.daemon, "cursor_expired") > expired, 60, 0.05, "410")
+        self.apply_interleaved(local, restart_midway=False)
 
     def stop_daemon(self, how: str) -> None:
         if how == "crash":
@@ -165,9 +216,14 @@ class Round:
             ops.append(op)
         return ops
 
-    def apply_interleaved(self, planned: dict[int, list[Op]]) -> None:
+    def apply_interleaved(self, planned: dict[int, list[Op]], restart_midway: bool) -> None:
         queues = {i: list(ops) for i, ops in planned.items() if ops}
+        restart_after = sum(len(q) for q in queues.values()) // 2 if restart_midway else -1
+        done = 0
         while queues:
+            if done == restart_after:
+                self.api = self.remote.restart()
+            done += 1
             index = self.rng.choice(sorted(queues))
             op = queues[index].pop(0)
             if not queues[index]:
@@ -196,9 +252,11 @@ class Round:
             seq.remote_ids[op.name] = file["id"]
         elif op.kind == "delete":
             self.api.delete_file(seq.remote_ids.pop(op.name))
+            self.remote_gone.add(f"{seq.folder}/{op.name}")
         else:
             file_id = seq.remote_ids.pop(op.name)
             self.api.json("PATCH", f"/v1/files/{file_id}", {"name": op.target})
+            self.remote_gone.add(f"{seq.folder}/{op.name}")
             seq.remote_ids[op.target] = file_id
 
     # ---- convergence ------------------------------------------------------------------------
@@ -261,11 +319,37 @@ class Round:
         for seq in self.seqs:
             leftovers = temp_files(self.root / seq.folder)
             assert not leftovers, f"round {self.seed}: temp files left: {leftovers}"
+        ours = {p for p in trashed_paths(self.daemon, self.root) if p.startswith(f"M{self.seed} ")}
+        wrongly = sorted(ours - self.remote_gone)
+        stories = [
+            h for s in self.seqs if any(w.startswith(s.folder) for w in wrongly) for h in s.history
+        ]
+        assert not wrongly, f"round {self.seed}: trashed, never gone remotely: {wrongly} {stories}"
 
     def cleanup(self) -> None:
         """Drop this round's folders on the server (the daemon mirrors that locally)."""
         for seq in self.seqs:
             self.api.delete_folder(seq.folder_id)
+
+
+def trashed_paths(daemon: DaemonProcess, root: Path) -> set[str]:
+    """folder/name of every file the daemon moved to its (freedesktop) Trash, from the
+    Path= line of each .trashinfo."""
+    info = daemon.trash.parent / "info"
+    out: set[str] = set()
+    for entry in info.glob("*.trashinfo") if info.is_dir() else ():
+        for line in entry.read_text().splitlines():
+            if line.startswith("Path="):
+                path = Path(urllib.parse.unquote(line.removeprefix("Path=")))
+                with contextlib.suppress(ValueError):
+                    out.add(str(path.relative_to(root)))
+    return out
+
+
+def _count_events(daemon: DaemonProcess, event: str) -> int:
+    needle = f'"event": "{event}"'
+    with daemon.log_path.open(errors="replace") as log:
+        return sum(needle in line for line in log)
 
 
 def _apply_to_names(names: dict[str, str], op: Op) -> None:
@@ -282,26 +366,39 @@ def _short(tree: dict[str, str]) -> dict[str, str]:
 
 
 def test_model_based_sequences(
-    server: ServerProcess, api: Api, root: Path, make_daemon: Any, long: bool, seed: int | None
+    server: ServerProcess,
+    token: str,
+    root: Path,
+    make_daemon: Any,
+    long: bool,
+    seed: int | None,
 ) -> None:
     """>= 200 random sequences (10,000 with --long), each checked against the model."""
     total = LONG_SEQUENCES if long else CI_SEQUENCES
     seeds = (
         [seed] if seed is not None else [BASE_SEED + i for i in range(total // SEQUENCES_PER_ROUND)]
     )
-    daemon = make_daemon(settle_s=0.2, extra_sync=DAEMON_SYNC)
+    remote = Remote(server, proxy_for(server), token)
+    daemon = make_daemon(url=remote.proxy.url, settle_s=0.2, extra_sync=DAEMON_SYNC)
     spawn(daemon)
-    for round_seed in seeds:
-        current = Round(round_seed, api, root, daemon, SEQUENCES_PER_ROUND)
-        try:
-            if not alive(daemon):
-                spawn(daemon)
-            current.run()
-        except AssertionError as exc:
-            replay = f"pytest tests/e2e/test_model_based.py --seed {round_seed}"
-            pytest.fail(f"model-based round failed (seed {round_seed}); replay: {replay}\n{exc}")
-        if long:
-            current.cleanup()
+    try:
+        for round_seed in seeds:
+            _play(Round(round_seed, remote, root, daemon, SEQUENCES_PER_ROUND), long)
+    finally:
+        remote.proxy.stop()
+
+
+def _play(current: Round, long: bool) -> None:
+    """One round; a failure names the seed to replay."""
+    try:
+        if not alive(current.daemon):
+            spawn(current.daemon)
+        current.run()
+    except AssertionError as exc:
+        replay = f"pytest tests/e2e/test_model_based.py --seed {current.seed}"
+        pytest.fail(f"model-based round failed (seed {current.seed}); replay: {replay}\n{exc}")
+    if long:
+        current.cleanup()
 
 
 def test_model_encodes_the_decision_table() -> None:
