@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
@@ -35,6 +36,9 @@ from syncd.server.users import user_by_token
 
 STATE_KEY = web.AppKey("syncd_state", ServerState)
 USER_ID_KEY = web.RequestKey("syncd_user_id", str)
+_INTEGER = re.compile(r"-?[0-9]{1,19}\Z")
+_NUMBER = re.compile(r"-?[0-9]{1,19}(\.[0-9]+)?([eE][-+]?[0-9]{1,3})?\Z")
+_REV_ETAG = re.compile(r'(W/)?"[0-9]{1,18}"\Z')
 MAX_JSON_BYTES = 64 << 10  # our JSON bodies are a name or a number; 64 KiB is plenty
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: BadRequest,
@@ -173,10 +177,9 @@ def query_int(request: web.Request, key: str, default: int, lo: int, hi: int) ->
     raw = request.query.get(key)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{key} must be an integer", **{key: raw}) from exc
+    if not _INTEGER.match(raw):  # int() would also take " 5", "+5" and "5_0"
+        raise BadRequest(f"{key} must be an integer", **{key: raw})
+    value = int(raw)
     if not lo <= value <= hi:
         raise BadRequest(f"{key} must be between {lo} and {hi}", **{key: value})
     return value
@@ -186,13 +189,21 @@ def query_float(request: web.Request, key: str, default: float, lo: float, hi: f
     raw = request.query.get(key)
     if raw is None or raw == "":
         return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{key} must be a number", **{key: raw}) from exc
+    if not _NUMBER.match(raw):  # float() would also take "nan", "inf" and "1_0"
+        raise BadRequest(f"{key} must be a number", **{key: raw})
+    value = float(raw)
     if not lo <= value <= hi:
         raise BadRequest(f"{key} must be between {lo:g} and {hi:g}", **{key: value})
     return value
+
+
+def header_int(request: web.Request, name: str, lo: int, hi: int) -> int | None:
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    if not _INTEGER.match(raw.strip()) or not lo <= int(raw) <= hi:
+        raise BadRequest(f"{name} must be an integer from {lo} to {hi}", header=name)
+    return int(raw)
 
 
 def precondition(request: web.Request) -> Precondition:
@@ -200,7 +211,7 @@ def precondition(request: web.Request) -> Precondition:
     if_none = request.headers.get("If-None-Match")
     rev: int | None = None
     if if_match is not None and if_match.strip() != "*":
-        rev = rev_from_etag(if_match)
+        rev = rev_from_etag(if_match) if _REV_ETAG.match(if_match.strip()) else None
         if rev is None:
             raise BadRequest('If-Match must be "<rev>" or *', if_match=if_match)
     if if_none is not None and if_none.strip() != "*":

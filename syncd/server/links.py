@@ -77,6 +77,8 @@ async def create_link(request: web.Request) -> web.Response:
     row = file_row(state, user["id"], request.match_info["file_id"])
     body = await json_body(request)
     expires_in = body.get("expires_in_s", DEFAULT_EXPIRES_IN_S)
+    if isinstance(expires_in, float) and expires_in.is_integer():
+        expires_in = int(expires_in)  # JSON has one number type: 36.0 is the integer 36
     if (
         not isinstance(expires_in, int)
         or isinstance(expires_in, bool)
@@ -91,6 +93,7 @@ async def create_link(request: web.Request) -> web.Response:
             "url": f"{base.rstrip('/')}/s/{token}",
             "expires_at": _rfc3339_s(expires_s),
             "file_id": row["id"],
+            "token": token,
         },
         status=201,
     )

@@ -15,6 +15,7 @@ from syncd.server.http import (
     body_chunks,
     error_for_status,
     error_response,
+    header_int,
     json_body,
     last_segment_name,
     model_response,
@@ -145,10 +146,4 @@ async def delete_file(request: web.Request) -> web.Response:
 
 
 def _mtime_header(request: web.Request) -> int | None:
-    raw = request.headers.get(MTIME_HEADER)
-    if raw is None:
-        return None
-    try:
-        return int(raw.strip())
-    except ValueError as exc:
-        raise BadRequest(f"{MTIME_HEADER} must be an integer (ns since the epoch)") from exc
+    return header_int(request, MTIME_HEADER, -(2**63), 2**63 - 1)  # ns since the epoch
