@@ -81,6 +81,14 @@ class NotFound(ApiError):
     status, code = 404, "not_found"
 
 
+class MethodNotAllowed(ApiError):
+    status, code = 405, "method_not_allowed"
+
+
+class RequestTimeout(ApiError):
+    status, code = 408, "request_timeout"
+
+
 class NameTaken(ApiError):
     status, code = 409, "name_taken"
 
@@ -99,6 +107,12 @@ class RevMismatch(ApiError):
 
 class FileTooLarge(ApiError):
     status, code = 413, "file_too_large"
+
+
+class BodyTooLarge(ApiError):
+    """A request body (JSON, webhook) above the route's limit; uploads use FileTooLarge."""
+
+    status, code = 413, "body_too_large"
 
 
 class RangeNotSatisfiable(ApiError):
@@ -131,11 +145,14 @@ _BY_CODE: dict[str, type[ApiError]] = {
         Unauthorized,
         Forbidden,
         NotFound,
+        MethodNotAllowed,
+        RequestTimeout,
         NameTaken,
         CursorExpired,
         LengthRequired,
         RevMismatch,
         FileTooLarge,
+        BodyTooLarge,
         RangeNotSatisfiable,
         RateLimited,
         ServerError,

@@ -12,39 +12,22 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from syncd.errors import ApiError, BadRequest, InvalidName, NotFound, ServerError
+from syncd.errors import ApiError, InvalidName, ServerError
 from syncd.log import get_logger
 from syncd.server import feed, openapi, routes_changes, routes_files, routes_library, routes_test
-from syncd.server.http import STATE_KEY, USER_ID_KEY
+from syncd.server.http import STATE_KEY, USER_ID_KEY, error_response, http_exception_response
 from syncd.server.ingest.routes import setup_ingest
 from syncd.server.routes_trash import setup_trash
-from syncd.server.state import DEFAULT_FEED_KEEP, DEFAULT_TRASH_DAYS, ServerState
+from syncd.server.state import (
+    DEFAULT_FEED_KEEP,
+    DEFAULT_TRASH_DAYS,
+    DEFAULT_TRASH_PERCENT,
+    Limits,
+    ServerState,
+)
 
 log = get_logger(__name__)
 COMPACT_INTERVAL_S = 60.0
-
-
-def _http_error(exc: web.HTTPException) -> ApiError:
-    """aiohttp's own answers (unknown route, wrong method, body too big) in our format."""
-    error: ApiError
-    if exc.status == 404:
-        error = NotFound("no such route")
-    elif exc.status >= 500:
-        error = ServerError(exc.reason)
-    else:
-        error = BadRequest(exc.reason)
-    error.http_status = exc.status
-    return error
-
-
-def _render(error: ApiError) -> web.Response:
-    headers = {}
-    retry_after = error.details.get("retry_after_s")
-    if error.http_status in (429, 503) and retry_after is not None:
-        headers["Retry-After"] = str(max(0, round(float(retry_after))))
-    if error.http_status == 416 and "size" in error.details:
-        headers["Content-Range"] = f"bytes */{error.details['size']}"
-    return web.json_response(error.body(), status=error.http_status, headers=headers)
 
 
 @web.middleware
@@ -54,16 +37,16 @@ async def error_middleware(
     try:
         return await handler(request)
     except ApiError as error:
-        return _render(error)
+        return error_response(error)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _render(_http_error(exc))
+        return http_exception_response(exc)
     except (asyncio.CancelledError, ConnectionError):
         raise
     except Exception:
         log.exception("request_failed", method=request.method, path=request.path)
-        return _render(ServerError("internal error; see the server log"))
+        return error_response(ServerError("internal error; see the server log"))
     finally:
         _count(request)
 
@@ -138,10 +121,17 @@ def open_app(
     test_hooks: bool = False,
     feed_keep: int = DEFAULT_FEED_KEEP,
     trash_days: float = DEFAULT_TRASH_DAYS,
+    trash_percent: float = DEFAULT_TRASH_PERCENT,
+    limits: Limits | None = None,
 ) -> web.Application:
     """Open (or create) the library in `data_dir`, clean crash leftovers, build the app."""
     state = ServerState.open(
-        data_dir, feed_keep=feed_keep, test_hooks=test_hooks, trash_days=trash_days
+        data_dir,
+        feed_keep=feed_keep,
+        test_hooks=test_hooks,
+        trash_days=trash_days,
+        trash_percent=trash_percent,
+        limits=limits,
     )
     state.blobs.sweep()
     return create_app(state)

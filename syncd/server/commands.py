@@ -4,9 +4,12 @@ and `syncd admin` (re-exported from admin.py)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -15,7 +18,9 @@ from aiohttp import web
 from syncd import log as syncd_log
 from syncd.server.admin import admin
 from syncd.server.app import open_app
-from syncd.server.state import DEFAULT_FEED_KEEP, DEFAULT_TRASH_DAYS
+from syncd.server.connections import fit_to_open_files, listen, quiet_accept_errors
+from syncd.server.http import STATE_KEY
+from syncd.server.state import DEFAULT_FEED_KEEP, DEFAULT_TRASH_DAYS, DEFAULT_TRASH_PERCENT, Limits
 
 __all__ = ["admin", "serve"]
 SHUTDOWN_TIMEOUT_S = 10.0
@@ -48,6 +53,43 @@ log = syncd_log.get_logger(__name__)
     help="Days a deleted file stays in its owner's trash (restorable, not counted in quota).",
 )
 @click.option(
+    "--trash-percent",
+    default=DEFAULT_TRASH_PERCENT,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Cap of each user's trash, in % of their quota; older entries are purged first.",
+)
+@click.option(
+    "--header-timeout",
+    default=Limits.header_timeout_s,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a client has to send a request's headers (408 and close after).",
+)
+@click.option(
+    "--idle-timeout",
+    default=Limits.idle_timeout_s,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds an idle keep-alive connection stays open.",
+)
+@click.option(
+    "--body-timeout",
+    default=Limits.body_timeout_s,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds without a byte of a request or answer body before it is aborted "
+    "(an upload's temp file and quota reservation are released).",
+)
+@click.option(
+    "--max-connections",
+    default=Limits.max_connections,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Concurrent connections; more are answered 503 and closed. Lowered to fit the "
+    "open-files limit (raised to its hard limit first).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -60,6 +102,11 @@ def serve(
     test_hooks: bool,
     feed_keep: int,
     trash_days: float,
+    trash_percent: float,
+    header_timeout: float,
+    idle_timeout: float,
+    body_timeout: float,
+    max_connections: int,
     log_level: str,
 ) -> None:
     """Run the library server.
@@ -69,34 +116,57 @@ def serve(
       syncd serve --data ./data --port 8750
     """
     syncd_log.configure(log_level)
-    asyncio.run(_serve(data_dir.resolve(), host, port, test_hooks, feed_keep, trash_days))
+    limits = Limits(
+        header_timeout_s=header_timeout,
+        idle_timeout_s=idle_timeout,
+        body_timeout_s=body_timeout,
+        max_connections=fit_to_open_files(max_connections),
+    )
+    make_app = functools.partial(
+        open_app,
+        data_dir.resolve(),
+        test_hooks=test_hooks,
+        feed_keep=feed_keep,
+        trash_days=trash_days,
+        trash_percent=trash_percent,
+        limits=limits,
+    )
+    asyncio.run(_serve(make_app, data_dir.resolve(), host, port))
 
 
 async def _serve(
-    data_dir: Path, host: str, port: int, test_hooks: bool, feed_keep: int, trash_days: float
+    make_app: Callable[[], web.Application], data_dir: Path, host: str, port: int
 ) -> None:
-    app = open_app(data_dir, test_hooks=test_hooks, feed_keep=feed_keep, trash_days=trash_days)
+    app = make_app()  # inside the loop: the app's parts may bind to it
+    state = app[STATE_KEY]
+    quiet_accept_errors(asyncio.get_running_loop())
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_port = _bound_port(runner, port)
-    url = f"http://{_url_host(host)}:{bound_port}"
+    listener = await listen(runner, host, port, state.limits)
+    url = f"http://{_url_host(host)}:{_bound_port(listener, port)}"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     _write_server_json(data_dir, url)
-    log.info("server_started", url=url, data_dir=str(data_dir), test_hooks=test_hooks)
+    log.info(
+        "server_started",
+        url=url,
+        data_dir=str(data_dir),
+        test_hooks=state.test_hooks,
+        **dataclasses.asdict(state.limits),
+    )
     await stop.wait()
     log.info("server_stopping")
     (data_dir / "server.json").unlink(missing_ok=True)
-    await runner.cleanup()  # stops listening, drains in-flight requests, closes the DB
+    listener.close()  # stop accepting; open connections are drained by the runner
+    await runner.cleanup()  # drains in-flight requests, closes the DB
     log.info("server_stopped")
 
 
-def _bound_port(runner: web.AppRunner, requested: int) -> int:
-    for address in runner.addresses:
+def _bound_port(listener: asyncio.Server, requested: int) -> int:
+    for sock in listener.sockets:
+        address = sock.getsockname()
         if isinstance(address, tuple) and len(address) >= 2:
             return int(address[1])
     return requested

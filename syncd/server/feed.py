@@ -18,6 +18,7 @@ from syncd.server.records import file_model, folder_model, folder_stats
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
+MAX_EPOCH_CHARS = 64
 
 
 def next_seq(conn: sqlite3.Connection, user_id: str) -> int:

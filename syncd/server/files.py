@@ -8,7 +8,7 @@ from typing import Literal
 
 from syncd.errors import BadRequest, NameTaken, NotFound
 from syncd.protocol import File, FilesPage, name_key, normalize_name
-from syncd.server import feed
+from syncd.server import feed, trash
 from syncd.server.db import new_id, now_ns
 from syncd.server.folders import check_rev, drop_file_row, folder_row
 from syncd.server.records import file_model, kind_for, mime_for
@@ -100,8 +100,10 @@ def delete_file(
         row = file_row(state, user_id, file_id)
         check_rev(row["rev"], pre, "file")
         drop_file_row(conn, user_id, row)
+        purged = trash.enforce_cap(conn, user_id, state.trash_percent)
     state.notifier.notify(user_id)
-    state.blobs.collect(row["sha256"])
+    for sha in {row["sha256"], *purged}:
+        state.blobs.collect(sha)
 
 
 def commit_blob(

@@ -145,14 +145,16 @@ def delete_folder(
             drop_file_row(conn, user_id, f)
         conn.execute("DELETE FROM folders WHERE id=?", (folder_id,))
         feed.tombstone(conn, user_id, "folder", folder_id)
+        purged = trash.enforce_cap(conn, user_id, state.trash_percent)
     state.notifier.notify(user_id)
-    for sha in {f["sha256"] for f in files}:
+    for sha in {f["sha256"] for f in files} | set(purged):
         state.blobs.collect(sha)
 
 
 def drop_file_row(conn: sqlite3.Connection, user_id: str, f: sqlite3.Row) -> None:
     """The one place a file row disappears: it moves to the user's trash (undo window), its
-    bytes stop counting in quota at once, and the feed gets a delete. `f` is a full row."""
+    bytes stop counting in quota at once, and the feed gets a delete. `f` is a full row.
+    The caller then applies the trash cap (`trash.enforce_cap`) in the same transaction."""
     trash.to_trash(conn, user_id, f)
     conn.execute("DELETE FROM files WHERE id=?", (f["id"],))
     conn.execute("UPDATE users SET used_bytes=used_bytes-? WHERE id=?", (f["size"], user_id))

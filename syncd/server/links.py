@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from syncd.errors import BadRequest, Forbidden, NotFound
+from syncd.server.content import send_file
 from syncd.server.db import Db
 from syncd.server.files import file_row
-from syncd.server.http import auth, content_disposition, json_body, state_of
+from syncd.server.http import auth, json_body, state_of
 
 DEFAULT_EXPIRES_IN_S = 24 * 3600
 MAX_EXPIRES_IN_S = 365 * 24 * 3600
@@ -76,6 +77,8 @@ async def create_link(request: web.Request) -> web.Response:
     row = file_row(state, user["id"], request.match_info["file_id"])
     body = await json_body(request)
     expires_in = body.get("expires_in_s", DEFAULT_EXPIRES_IN_S)
+    if isinstance(expires_in, float) and expires_in.is_integer():
+        expires_in = int(expires_in)  # JSON has one number type: 36.0 is the integer 36
     if (
         not isinstance(expires_in, int)
         or isinstance(expires_in, bool)
@@ -90,6 +93,7 @@ async def create_link(request: web.Request) -> web.Response:
             "url": f"{base.rstrip('/')}/s/{token}",
             "expires_at": _rfc3339_s(expires_s),
             "file_id": row["id"],
+            "token": token,
         },
         status=201,
     )
@@ -97,20 +101,13 @@ async def create_link(request: web.Request) -> web.Response:
 
 @routes.get("/s/{token}", name="shared_file")
 async def shared_file(request: web.Request) -> web.StreamResponse:
-    """No auth: the token is the permission. Range requests work (FileResponse)."""
+    """No auth: the token is the permission. Same answers as the API's content route."""
     state = state_of(request)
     file_id = check_token(signing_key(state.db), request.match_info["token"], time.time())
     row = state.db.one("SELECT * FROM files WHERE id=?", file_id)
     if row is None:
         raise NotFound("the shared file no longer exists")
-    return web.FileResponse(
-        state.blobs.path_for(row["sha256"]),
-        headers={
-            "Content-Type": row["mime"],
-            "Content-Disposition": content_disposition(row["name"], inline=True),
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return await send_file(request, row, inline=True, private=True)
 
 
 def setup_links(app: web.Application, public_url: str | None) -> None:

@@ -51,7 +51,9 @@ class Quotas:
     def reserved_bytes(self, user_id: str) -> int:
         return self._reserved[user_id]
 
-    def reserve(self, user_id: str, n_bytes: int) -> Reservation:
+    def check(self, user_id: str, n_bytes: int) -> None:
+        """413 above the per-file limit, 507 when `n_bytes` more (plus what is reserved)
+        would not fit; reserves nothing."""
         row = self.db.one(
             "SELECT used_bytes, limit_bytes, max_file_bytes FROM users WHERE id=?", user_id
         )
@@ -75,6 +77,9 @@ class Quotas:
                 limit_bytes=row["limit_bytes"],
                 needed_bytes=n_bytes,
             )
+
+    def reserve(self, user_id: str, n_bytes: int) -> Reservation:
+        self.check(user_id, n_bytes)
         self._reserved[user_id] += n_bytes
         return Reservation(user_id, n_bytes)
 

@@ -8,6 +8,7 @@ import time
 
 from aiohttp import web
 
+from syncd.errors import BadRequest
 from syncd.protocol import MAX_WAIT_S
 from syncd.server import feed
 from syncd.server.http import auth, model_response, query_float, query_int, state_of
@@ -22,7 +23,10 @@ async def changes(request: web.Request) -> web.Response:
     cursor = query_int(request, "cursor", 0, 0, 2**62)
     limit = query_int(request, "limit", feed.DEFAULT_LIMIT, 1, feed.MAX_LIMIT)
     wait_s = query_float(request, "wait", 0.0, 0.0, MAX_WAIT_S)
-    state.epoch.check(user["id"], cursor, request.query.get("epoch"))
+    epoch = request.query.get("epoch")
+    if epoch is not None and len(epoch) > feed.MAX_EPOCH_CHARS:
+        raise BadRequest(f"epoch: at most {feed.MAX_EPOCH_CHARS} characters")
+    state.epoch.check(user["id"], cursor, epoch)
     deadline = time.monotonic() + wait_s
     while True:
         # Take the event before reading, so a change between the read and the wait still

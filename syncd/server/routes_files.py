@@ -3,29 +3,29 @@ rename/move and delete (DESIGN §3)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-from typing import BinaryIO
-
 from aiohttp import web
 
-from syncd.errors import BadRequest, LengthRequired
+from syncd.errors import ApiError, BadRequest, LengthRequired
 from syncd.protocol import MTIME_HEADER, etag_for_rev
 from syncd.server import files, uploads
+from syncd.server.content import send_file
+from syncd.server.digests import expected_digests, repr_digest_header
 from syncd.server.http import (
     auth,
-    content_disposition,
+    body_chunks,
+    error_for_status,
+    error_response,
+    header_int,
     json_body,
+    last_segment_name,
     model_response,
     optional_str,
-    parse_range,
     precondition,
     query_int,
     state_of,
 )
 
 routes = web.RouteTableDef()
-CHUNK_BYTES = 1 << 20
 
 
 @routes.get("/v1/folders/{folder_id}/files", name="list_files")
@@ -42,24 +42,60 @@ async def list_files(request: web.Request) -> web.Response:
     return model_response(page)
 
 
-@routes.put("/v1/folders/{folder_id}/files/{name}", name="upload_file")
+def _content_length(request: web.Request) -> int:
+    if request.content_length is None:
+        raise LengthRequired("Content-Length is required (chunked uploads are not accepted)")
+    return request.content_length
+
+
+async def _expect_upload(request: web.Request) -> web.StreamResponse | None:
+    """`Expect: 100-continue`: every check that needs no body runs *before* `100 Continue`,
+    so a refused upload gets its final answer (401/404/411/412/413/507...) and the client
+    never sends the body."""
+    if request.headers.get("Expect", "").strip().lower() != "100-continue":
+        return error_response(error_for_status(417, "only Expect: 100-continue is supported"))
+    try:
+        user = auth(request)
+        expected_digests(request.headers.get("Repr-Digest"))
+        uploads.precheck(
+            state_of(request),
+            user["id"],
+            request.match_info["folder_id"],
+            last_segment_name(request),
+            _content_length(request),
+            precondition(request),
+        )
+        _mtime_header(request)
+    except ApiError as error:
+        resp = error_response(error)
+        resp.force_close()  # the body stays unsent: this connection cannot be reused
+        return resp
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    return None
+
+
+@routes.put(
+    "/v1/folders/{folder_id}/files/{name}", name="upload_file", expect_handler=_expect_upload
+)
 async def upload_file(request: web.Request) -> web.Response:
     user = auth(request)
-    length = request.content_length
-    if length is None:
-        raise LengthRequired("Content-Length is required (chunked uploads are not accepted)")
+    length = _content_length(request)
     file, created = await uploads.upload(
         state_of(request),
         user["id"],
         request.match_info["folder_id"],
-        request.match_info["name"],
+        last_segment_name(request),
         content_length=length,
-        body=request.content.iter_any(),
-        digest=uploads.parse_repr_digest(request.headers.get("Repr-Digest")),
+        body=body_chunks(request),
+        digest=expected_digests(request.headers.get("Repr-Digest")),
         pre=precondition(request),
         mtime_ns=_mtime_header(request),
     )
-    return model_response(file, 201 if created else 200, {"ETag": etag_for_rev(file.rev)})
+    headers = {
+        "ETag": etag_for_rev(file.rev),
+        "Repr-Digest": repr_digest_header(bytes.fromhex(file.sha256)),
+    }
+    return model_response(file, 201 if created else 200, headers)
 
 
 @routes.get("/v1/files/{file_id}", name="get_file")
@@ -74,42 +110,11 @@ async def file_content(request: web.Request) -> web.StreamResponse:
     user = auth(request)
     state = state_of(request)
     row = files.file_row(state, user["id"], request.match_info["file_id"])
-    size, etag = int(row["size"]), f'"{row["sha256"]}"'
-    headers = {
-        "ETag": etag,
-        "Accept-Ranges": "bytes",
-        "Content-Type": row["mime"],
-        "Content-Disposition": content_disposition(row["name"]),
-    }
-    if request.headers.get("If-None-Match", "").strip() in (etag, "*"):
-        return web.Response(status=304, headers={"ETag": etag})
-    span = parse_range(request.headers.get("Range"), size)
-    if_range = request.headers.get("If-Range")
-    if span is not None and if_range is not None and if_range.strip() != etag:
-        span = None  # the client's partial copy is of other content: send it all
-    start, end = span if span is not None else (0, size - 1)
-    resp = web.StreamResponse(status=206 if span is not None else 200, headers=headers)
-    if span is not None:
-        resp.headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    resp.content_length = end - start + 1
-    with open(state.blobs.path_for(row["sha256"]), "rb") as handle:
-        await resp.prepare(request)
-        await _send(resp, handle, start, end - start + 1)
-    await resp.write_eof()
-    state.count(user["id"], "downloads")
-    state.count(user["id"], "download_bytes", end - start + 1)
+    resp = await send_file(request, row)
+    if resp.status in (200, 206):
+        state.count(user["id"], "downloads")
+        state.count(user["id"], "download_bytes", resp.content_length or 0)
     return resp
-
-
-async def _send(resp: web.StreamResponse, handle: BinaryIO, offset: int, remaining: int) -> None:
-    fd = handle.fileno()
-    while remaining > 0:
-        chunk = await asyncio.to_thread(os.pread, fd, min(CHUNK_BYTES, remaining), offset)
-        if not chunk:
-            raise OSError("blob shorter than its recorded size")
-        await resp.write(chunk)
-        offset += len(chunk)
-        remaining -= len(chunk)
 
 
 @routes.patch("/v1/files/{file_id}", name="patch_file")
@@ -141,10 +146,4 @@ async def delete_file(request: web.Request) -> web.Response:
 
 
 def _mtime_header(request: web.Request) -> int | None:
-    raw = request.headers.get(MTIME_HEADER)
-    if raw is None:
-        return None
-    try:
-        return int(raw.strip())
-    except ValueError as exc:
-        raise BadRequest(f"{MTIME_HEADER} must be an integer (ns since the epoch)") from exc
+    return header_int(request, MTIME_HEADER, -(2**63), 2**63 - 1)  # ns since the epoch

@@ -14,6 +14,17 @@ from syncd.server.storage import BlobStore
 
 DEFAULT_FEED_KEEP = 10_000
 DEFAULT_TRASH_DAYS = 7
+DEFAULT_TRASH_PERCENT = 100  # a user's trash holds at most this % of their quota
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Connection and request limits of `syncd serve` (each a CLI flag, see commands.py)."""
+
+    header_timeout_s: float = 20.0  # connection open / first byte -> end of request headers
+    idle_timeout_s: float = 75.0  # keep-alive: end of an answer -> next request
+    body_timeout_s: float = 30.0  # longest gap between two bytes of a request body
+    max_connections: int = 4096  # more are answered 503 and closed
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,8 @@ class ServerState:
     feed_keep: int = DEFAULT_FEED_KEEP
     test_hooks: bool = False
     trash_days: float = DEFAULT_TRASH_DAYS  # how long deleted files stay restorable
+    trash_percent: float = DEFAULT_TRASH_PERCENT  # trash cap per user, % of their quota
+    limits: Limits = field(default_factory=Limits)
     # Per-user request/transfer counters (exposed only with --test-hooks).
     counters: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     epoch: FeedEpoch = field(default_factory=FeedEpoch)
@@ -50,11 +63,24 @@ class ServerState:
         feed_keep: int = DEFAULT_FEED_KEEP,
         test_hooks: bool = False,
         trash_days: float = DEFAULT_TRASH_DAYS,
+        trash_percent: float = DEFAULT_TRASH_PERCENT,
+        limits: Limits | None = None,
     ) -> ServerState:
         data_dir.mkdir(parents=True, exist_ok=True)
         db = Db(data_dir / "library.db")
         blobs = BlobStore(data_dir, db)
-        state = cls(data_dir, db, blobs, Quotas(db), Notifier(), feed_keep, test_hooks, trash_days)
+        state = cls(
+            data_dir,
+            db,
+            blobs,
+            Quotas(db),
+            Notifier(),
+            feed_keep,
+            test_hooks,
+            trash_days,
+            trash_percent,
+            limits or Limits(),
+        )
         state.epoch = FeedEpoch.start(db)
         return state
 

@@ -1,5 +1,6 @@
 """The per-user trash (undo window): deleted files are recorded here, listed, and purged once
-older than `trash_days`. An entry keeps its blob alive; it is not counted in quota."""
+older than `trash_days` or, oldest first, once the user's trash holds more than its cap (a
+share of the user's quota). An entry keeps its blob alive; it is not counted in quota."""
 
 from __future__ import annotations
 
@@ -45,6 +46,33 @@ def to_trash(conn: sqlite3.Connection, user_id: str, f: sqlite3.Row) -> str:
         ),
     )
     return entry_id
+
+
+def enforce_cap(conn: sqlite3.Connection, user_id: str, percent: float) -> list[str]:
+    """Inside a delete's transaction: purge the user's oldest entries until the trash holds
+    at most `percent` % of their quota. The newest entry always stays (a delete can always
+    be undone right away), so a trash never exceeds its cap by more than one file. Returns
+    the purged entries' sha256s, for the caller to collect after the commit."""
+    user = conn.execute("SELECT limit_bytes FROM users WHERE id=?", (user_id,)).fetchone()
+    cap = int(int(user["limit_bytes"]) * percent / 100) if user is not None else 0
+    (total,) = conn.execute(
+        "SELECT COALESCE(SUM(size), 0) FROM trash WHERE user_id=?", (user_id,)
+    ).fetchone()
+    if total <= cap:
+        return []
+    rows = conn.execute(
+        "SELECT id, size, sha256 FROM trash WHERE user_id=? ORDER BY deleted_ns, id",
+        (user_id,),
+    ).fetchall()
+    purged: list[str] = []
+    for row in rows[:-1]:  # never the newest
+        if total <= cap:
+            break
+        conn.execute("DELETE FROM trash WHERE id=?", (row["id"],))
+        total -= int(row["size"])
+        purged.append(row["sha256"])
+    log.info("trash_capped", user_id=user_id, purged=len(purged), cap_bytes=cap)
+    return purged
 
 
 def item_model(row: sqlite3.Row, trash_days: float) -> TrashItem:

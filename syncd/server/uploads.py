@@ -1,43 +1,42 @@
-"""Receiving file content: the quota-checked upload pipeline (reserve Content-Length, stream
-to a temp file while hashing, verify Repr-Digest, commit) and `store_incoming`, the entry
-point for gateway ingest (no quota check: incoming media is always stored)."""
+"""Receiving file content: the quota-checked upload pipeline (checks that need no body,
+reserve Content-Length, stream to a temp file while hashing, verify Repr-Digest, commit) and
+`store_incoming`, the entry point for gateway ingest (no quota check: always stored)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiofiles
 
-from syncd.errors import BadRequest, DigestMismatch
+from syncd.errors import BadRequest
 from syncd.log import get_logger
 from syncd.protocol import File, normalize_name
 from syncd.server import files
+from syncd.server.digests import Expected
 from syncd.server.folders import check_rev, folder_row
 from syncd.server.state import NO_PRECONDITION, Precondition, ServerState
 from syncd.server.storage import ShortBody
 
 log = get_logger(__name__)
-_SHA256_ITEM = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([^:]*):", re.I)
 
 
-def parse_repr_digest(header: str | None) -> bytes | None:
-    """The sha-256 of an RFC 9530 `Repr-Digest` header, or None if it has none."""
-    if not header:
-        return None
-    match = _SHA256_ITEM.search(header)
-    if match is None:
-        return None
-    try:
-        digest = base64.b64decode(match.group(1), validate=True)
-    except binascii.Error as exc:
-        raise BadRequest("Repr-Digest sha-256 is not valid base64") from exc
-    if len(digest) != 32:
-        raise BadRequest("Repr-Digest sha-256 must be 32 bytes")
-    return digest
+def precheck(
+    state: ServerState,
+    user_id: str,
+    folder_id: str,
+    raw_name: str,
+    content_length: int,
+    pre: Precondition,
+) -> str:
+    """Every check of a PUT that needs no body (name, folder, precondition, size, quota),
+    also run before `100 Continue`. Returns the normalised name."""
+    name = normalize_name(raw_name)
+    folder_row(state, user_id, folder_id)
+    existing = files.row_by_name(state, folder_id, name)
+    check_rev(None if existing is None else existing["rev"], pre, "file")
+    state.quotas.check(user_id, content_length)
+    return name
 
 
 async def upload(
@@ -48,29 +47,26 @@ async def upload(
     *,
     content_length: int,
     body: AsyncIterator[bytes],
-    digest: bytes | None,
+    digest: Expected | None,
     pre: Precondition,
     mtime_ns: int | None,
 ) -> tuple[File, bool]:
-    """PUT: every check that needs no body runs first; the reservation is released and the
-    temp file removed on every path out (including a client that disconnects)."""
-    name = normalize_name(raw_name)
-    folder_row(state, user_id, folder_id)
-    existing = files.row_by_name(state, folder_id, name)
-    check_rev(None if existing is None else existing["rev"], pre, "file")
+    """PUT: the reservation is released and the temp file removed on every path out
+    (digest mismatch, short body, body timeout, client gone, 412 at commit)."""
+    name = precheck(state, user_id, folder_id, raw_name, content_length, pre)
     reservation = state.quotas.reserve(user_id, content_length)
     try:
+        chunks = body if digest is None else digest.check_stream(body)
         try:
-            temp = await state.blobs.receive(body, content_length)
+            temp = await state.blobs.receive(chunks, content_length)
         except ShortBody as exc:
             raise BadRequest(f"upload incomplete: {exc}") from exc
-        if digest is not None and digest != temp.digest:
-            state.blobs.discard(temp)
-            raise DigestMismatch(
-                "the content does not match Repr-Digest; nothing was stored",
-                expected=base64.b64encode(digest).decode(),
-                actual=base64.b64encode(temp.digest).decode(),
-            )
+        if digest is not None:
+            try:
+                digest.verify(temp.digest)
+            except Exception:
+                state.blobs.discard(temp)
+                raise
         result = files.commit_blob(
             state, user_id, folder_id, name, temp, pre=pre, mtime_ns=mtime_ns, source="upload"
         )

@@ -20,6 +20,7 @@ import base64
 import hashlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,9 +174,18 @@ class Api:
 class ServerProcess:
     """A running `syncd serve` subprocess on 127.0.0.1 with a free port."""
 
-    def __init__(self, data_dir: Path, *, test_hooks: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        test_hooks: bool = True,
+        args: Sequence[str] = (),
+        open_files: int | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.test_hooks = test_hooks
+        self.args = list(args)  # extra `syncd serve` flags, e.g. ["--header-timeout", "1"]
+        self.open_files = open_files  # RLIMIT_NOFILE (soft and hard) of the server process
         self.url = ""
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.server.log"
@@ -186,11 +197,17 @@ class ServerProcess:
         cmd = [*_cli(), "serve", "--data", str(self.data_dir), "--port", "0"]
         if self.test_hooks:
             cmd.append("--test-hooks")
+        cmd += self.args
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=log)
+        limit = self._limit_open_files if self.open_files is not None else None
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=log, preexec_fn=limit)
         log.close()
         self.url = self._wait_ready(info)
         return self
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def _wait_ready(self, info: Path) -> str:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -264,5 +281,11 @@ class ServerProcess:
         self.stop()
 
 
-def start_server(data_dir: Path, *, test_hooks: bool = True) -> ServerProcess:
-    return ServerProcess(data_dir, test_hooks=test_hooks).start()
+def start_server(
+    data_dir: Path,
+    *,
+    test_hooks: bool = True,
+    args: Sequence[str] = (),
+    open_files: int | None = None,
+) -> ServerProcess:
+    return ServerProcess(data_dir, test_hooks=test_hooks, args=args, open_files=open_files).start()

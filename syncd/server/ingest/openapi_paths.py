@@ -3,143 +3,143 @@ server's document by syncd.server.openapi."""
 
 from __future__ import annotations
 
-from typing import Any
+from syncd.server.links import MAX_EXPIRES_IN_S
+from syncd.server.openapi_parts import (
+    MAX_ID,
+    Obj,
+    header_ref,
+    int_param,
+    json_answer,
+    json_body,
+    link,
+    op,
+    param,
+)
+from syncd.server.openapi_paths import CONTENT_PARAMS, content_answers
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
+_NULLABLE = {"type": ["string", "null"]}
 
 
-def _answers(ok_code: int, ok: dict[str, Any], *errors: int) -> dict[str, Any]:
-    out: dict[str, Any] = {str(ok_code): ok}
-    for code in errors:
-        out[str(code)] = {
-            "description": "error",
-            "content": {"application/json": {"schema": _ERROR}},
-        }
-    return out
-
-
-def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": schema or {"type": "object"}}},
+def _webhook_paths() -> dict[str, Obj]:
+    hook = param("hook_id")
+    accepted = {"type": "object", "required": ["ok"], "properties": {"ok": {"const": True}}}
+    challenge = {
+        "description": "the challenge, echoed",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
     }
-
-
-def _param(name: str, where: str = "path", kind: str = "string") -> dict[str, Any]:
-    return {"name": name, "in": where, "required": where == "path", "schema": {"type": kind}}
-
-
-def _webhook_paths() -> dict[str, Any]:
-    hook = _param("hook_id")
-    raw_body = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
     return {
         "/hooks/{hook_id}": {
-            "post": {
-                "summary": "Gateway webhook (WAHA: X-Webhook-Hmac HMAC-SHA512; Cloud API: "
-                "X-Hub-Signature-256). Answers at once; media is fetched in the background",
-                "security": [],
-                "parameters": [
+            "post": op(
+                "webhook",
+                "Gateway webhook (WAHA: X-Webhook-Hmac HMAC-SHA512; Cloud API: "
+                "X-Hub-Signature-256). Answers at once; media is fetched in the background. "
+                "Bodies up to 4 MiB",
+                {"200": json_answer(accepted, "accepted: counts of queued/duplicate/ignored")},
+                401,
+                404,
+                params=[
                     hook,
-                    _param("X-Webhook-Hmac", "header"),
-                    _param("X-Hub-Signature-256", "header"),
+                    param("X-Webhook-Hmac", "header"),
+                    param("X-Hub-Signature-256", "header"),
                 ],
-                "requestBody": raw_body,
-                "responses": _answers(
-                    200, _json("accepted: counts of queued/duplicate/ignored"), 400, 401, 404, 413
-                ),
-            },
-            "get": {
-                "summary": "Cloud API verification handshake: echoes hub.challenge",
-                "security": [],
-                "parameters": [
+                body=json_body({"type": "object"}),
+                public=True,
+            ),
+            "get": op(
+                "webhook_verify",
+                "Cloud API verification handshake: echoes hub.challenge",
+                {"200": challenge},
+                400,
+                403,
+                404,
+                params=[
                     hook,
-                    _param("hub.mode", "query"),
-                    _param("hub.verify_token", "query"),
-                    _param("hub.challenge", "query"),
+                    param("hub.mode", "query"),
+                    param("hub.verify_token", "query"),
+                    param("hub.challenge", "query"),
                 ],
-                "responses": _answers(
-                    200,
-                    {
-                        "description": "the challenge",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    },
-                    403,
-                    404,
-                ),
-            },
+                public=True,
+            ),
         }
     }
 
 
-def ingest_paths() -> dict[str, Any]:
-    fid = _param("file_id")
-    event = {
+def _link_paths() -> dict[str, Obj]:
+    created = {
         "type": "object",
+        "required": ["url", "expires_at", "file_id", "token"],
         "properties": {
-            k: {"type": ["string", "integer", "null"]}
-            for k in ("id", "at", "outcome", "reason", "hook_id", "message_id", "sender", "file_id")
+            "url": {"type": "string"},
+            "expires_at": {"type": "string"},
+            "file_id": {"type": "string"},
+            "token": {"type": "string"},
         },
     }
-    link_body = {
-        "required": False,
-        "content": {
-            "application/json": {
-                "schema": {"type": "object", "properties": {"expires_in_s": {"type": "integer"}}}
-            }
+    expires = {"type": "integer", "minimum": 1, "maximum": MAX_EXPIRES_IN_S, "default": 86400}
+    shared = link("shared_file", "the shared bytes", token="$response.body#/token")  # noqa: S106
+    etag = {"ETag": header_ref("ETagSha")}
+    return {
+        "/v1/files/{file_id}/links": {
+            "post": op(
+                "create_link",
+                "A signed, expiring share URL for the file (served without auth at /s/{token})",
+                {"201": json_answer(created, "created", links={"Shared": shared})},
+                404,
+                params=[param("file_id")],
+                body=json_body(
+                    {"type": "object", "properties": {"expires_in_s": expires}}, required=False
+                ),
+            )
         },
+        "/s/{token}": {
+            "get": op(
+                "shared_file",
+                "The shared file's bytes (no auth: the token is the permission); same answers "
+                "as /v1/files/{file_id}/content",
+                content_answers(etag, {**etag, "Content-Range": header_ref("ContentRange")}),
+                400,
+                403,
+                404,
+                416,
+                params=[param("token"), *CONTENT_PARAMS],
+                public=True,
+            )
+        },
+    }
+
+
+def ingest_paths() -> dict[str, Obj]:
+    event_fields = ("at", "outcome", "reason", "hook_id", "message_id", "sender", "file_id")
+    event = {
+        "type": "object",
+        "required": ["id", *event_fields],
+        "properties": {"id": {"type": "integer"}, **dict.fromkeys(event_fields, _NULLABLE)},
+    }
+    events = {
+        "type": "object",
+        "required": ["events"],
+        "properties": {"events": {"type": "array", "items": event}},
     }
     return {
         **_webhook_paths(),
         "/v1/ingest/events": {
-            "get": {
-                "summary": "Recent ingest outcomes of the user, newest first",
-                "parameters": [
-                    _param("limit", "query", "integer"),
-                    _param("before", "query", "integer"),
-                ],
-                "responses": _answers(
-                    200,
-                    _json(
-                        "events",
-                        {
-                            "type": "object",
-                            "properties": {"events": {"type": "array", "items": event}},
-                        },
-                    ),
-                    400,
-                    401,
-                ),
-            }
+            "get": op(
+                "ingest_events",
+                "Recent ingest outcomes of the user, newest first; `before=<id>` pages back",
+                {"200": json_answer(events)},
+                400,
+                params=[int_param("limit", 1, 1000, 100), int_param("before", 1, MAX_ID, MAX_ID)],
+            )
         },
         "/v1/files/{file_id}/origin": {
-            "get": {
-                "summary": "Where an incoming file came from (hook, sender, revocation)",
-                "parameters": [fid],
-                "responses": _answers(200, _json("origin"), 401, 404),
-            }
+            "get": op(
+                "file_origin",
+                "Where an incoming file came from (hook, sender, caption, revocation)",
+                {"200": json_answer({"type": "object", "required": ["file_id", "hook_id"]})},
+                400,
+                404,
+                params=[param("file_id")],
+            )
         },
-        "/v1/files/{file_id}/links": {
-            "post": {
-                "summary": "A signed, expiring share URL for the file ({url, expires_at})",
-                "parameters": [fid],
-                "requestBody": link_body,
-                "responses": _answers(201, _json("link"), 400, 401, 404),
-            }
-        },
-        "/s/{token}": {
-            "get": {
-                "summary": "The shared file's bytes (no auth; the token is the permission)",
-                "security": [],
-                "parameters": [_param("token"), _param("Range", "header")],
-                "responses": _answers(
-                    200,
-                    {
-                        "description": "the bytes",
-                        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-                    },
-                    403,
-                    404,
-                ),
-            }
-        },
+        **_link_paths(),
     }

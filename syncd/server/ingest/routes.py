@@ -9,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from syncd.errors import FileTooLarge, Forbidden, InvalidJson, NotFound, Unauthorized
+from syncd.errors import Forbidden, InvalidJson, NotFound, Unauthorized
 from syncd.log import get_logger
 from syncd.server import links
 from syncd.server.db import rfc3339
 from syncd.server.files import file_row
-from syncd.server.http import STATE_KEY, auth, state_of
+from syncd.server.http import STATE_KEY, auth, read_body, state_of
 from syncd.server.ingest import cloudapi, events, hooks, intake, waha
 from syncd.server.ingest.fetch import IngestQueue, IngestSettings
 from syncd.server.ingest.hooks import Hook
@@ -31,18 +31,6 @@ def _hook(request: web.Request) -> Hook:
     if hook is None:
         raise NotFound("no such hook")
     return hook
-
-
-async def _raw_body(request: web.Request) -> bytes:
-    """The exact bytes the gateway signed (never a re-serialisation), bounded."""
-    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
-        raise FileTooLarge("webhook body too large", max_bytes=MAX_WEBHOOK_BYTES)
-    body = bytearray()
-    async for chunk in request.content.iter_any():
-        body += chunk
-        if len(body) > MAX_WEBHOOK_BYTES:
-            raise FileTooLarge("webhook body too large", max_bytes=MAX_WEBHOOK_BYTES)
-    return bytes(body)
 
 
 def _check_signature(request: web.Request, hook: Hook, body: bytes) -> None:
@@ -71,7 +59,7 @@ def _check_signature(request: web.Request, hook: Hook, body: bytes) -> None:
 async def webhook(request: web.Request) -> web.Response:
     """Verify, read, queue; answers at once (the fetch runs in the background queue)."""
     hook = _hook(request)
-    body = await _raw_body(request)
+    body = await read_body(request, MAX_WEBHOOK_BYTES)  # the exact bytes the gateway signed
     _check_signature(request, hook, body)
     try:
         payload: Any = json.loads(body)

@@ -211,3 +211,35 @@ async def test_restore_over_quota_is_507(srv: Srv) -> None:
     assert reply.json["error"]["needed_bytes"] == 600
     assert len(await _trash(alice)) == 1, "a refused restore leaves the entry in the trash"
     assert await _used(alice) == 600
+
+
+async def test_trash_is_capped_at_the_quota_oldest_purged_first(srv: Srv) -> None:
+    """Deleting frees quota at once, so without a cap a user could fill the server's disk
+    through deletes; the trash holds at most the quota (--trash-percent 100), oldest out."""
+    alice = srv.user("alice", quota_bytes=1000, max_file_bytes=1000)
+    folder = await alice.folder()
+    first, second, third = (bytes([n]) * 400 for n in (1, 2, 3))
+    for name, data in (("1.jpg", first), ("2.jpg", second), ("3.jpg", third)):
+        f = await alice.upload(folder, name, data)
+        assert (await alice.call("DELETE", f"/v1/files/{f['id']}")).status == 204
+    assert await _used(alice) == 0
+    items = await _trash(alice)
+    assert [i["name"] for i in items] == ["3.jpg", "2.jpg"], "1.jpg purged: 1200 > 1000"
+    assert sum(i["size"] for i in items) <= 1000
+    assert not _blob(srv, first).exists() and _blob(srv, second).exists()
+
+
+async def test_trash_cap_keeps_the_newest_entry_and_applies_to_folder_deletes(
+    srv: Srv,
+) -> None:
+    alice = srv.user("alice", quota_bytes=1000, max_file_bytes=1000)
+    folder = await alice.folder("Big")
+    for n in range(3):
+        await alice.upload(folder, f"{n}.jpg", bytes([n]) * 300)
+    with srv.state.db.tx() as conn:  # as `syncd admin set-quota` would
+        conn.execute("UPDATE users SET limit_bytes=100 WHERE name='alice'")
+    assert (await alice.call("DELETE", f"/v1/folders/{folder}")).status == 204
+    items = await _trash(alice)
+    assert len(items) == 1, "over the cap, but the newest delete stays undoable"
+    restored = await alice.call("POST", f"/v1/trash/{items[0]['id']}/restore")
+    assert restored.status == 507  # restoring counts in the (now smaller) quota again

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from syncd.errors import BadRequest, RangeNotSatisfiable
 from syncd.protocol import Change, File, Folder
 from syncd.server.db import rfc3339
+from syncd.server.digests import FieldError, Token, expected_digests, parse_dictionary
 from syncd.server.feed import _delta_page, _Item
 from syncd.server.http import content_disposition, parse_range
 from syncd.server.quota import format_size, parse_size
 from syncd.server.records import kind_for, mime_for
-from syncd.server.uploads import parse_repr_digest
 
 
 @pytest.mark.parametrize(
@@ -76,16 +76,66 @@ def test_sizes() -> None:
     assert format_size(512) == "512 B" and format_size(5 << 30) == "5.0 GiB"
 
 
-def test_repr_digest() -> None:
-    digest = hashlib.sha256(b"x").digest()
-    b64 = base64.b64encode(digest).decode()
-    assert parse_repr_digest(f"sha-256=:{b64}:") == digest
-    assert parse_repr_digest(f"sha-512=:AAAA:, sha-256=:{b64}:") == digest
-    assert parse_repr_digest(None) is None and parse_repr_digest("sha-512=:AAAA:") is None
-    with pytest.raises(BadRequest):
-        parse_repr_digest("sha-256=:AAAA:")  # not 32 bytes
-    with pytest.raises(BadRequest):
-        parse_repr_digest("sha-256=:%%%:")
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_repr_digest_picks_usable_members() -> None:
+    sha256, sha512 = hashlib.sha256(b"x").digest(), hashlib.sha512(b"x").digest()
+    assert expected_digests(None) is None
+    only = expected_digests(f"sha-256=:{_b64(sha256)}:")
+    assert only is not None and only.digests == {"sha-256": sha256}
+    both = expected_digests(f"sha-512=:{_b64(sha512)}:, sha-256=:{_b64(sha256)}:")
+    assert both is not None and both.digests == {"sha-256": sha256, "sha-512": sha512}
+    # unknown and deprecated algorithms are ignored when a usable one is there
+    mixed = expected_digests(f'md5=:AAAA:, foo="bar";p=1, sha-256=:{_b64(sha256)}:')
+    assert mixed is not None and mixed.digests == {"sha-256": sha256}
+
+
+def test_repr_digest_last_member_wins() -> None:
+    right, wrong = hashlib.sha256(b"x").digest(), hashlib.sha256(b"y").digest()
+    last = expected_digests(f"sha-256=:{_b64(wrong)}:, sha-256=:{_b64(right)}:")
+    assert last is not None and last.digests == {"sha-256": right}
+    last = expected_digests(f"sha-256=:{_b64(right)}:, sha-256=:{_b64(wrong)}:")
+    assert last is not None and last.digests == {"sha-256": wrong}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "garbage!!",
+        "sha-256",  # a bare key is boolean true, not a digest
+        "sha-256=:AAAA:",  # not 32 bytes
+        "sha-256=:%%%:",
+        "sha-256=abc",  # a token, not a byte sequence
+        "sha-512=:AAAA:",
+        "md5=:AAAA:",  # nothing usable left
+        "sha-256=:AAAA:,",  # trailing comma
+        "Sha-256=:AAAA:",  # keys are lower case
+        "",
+    ],
+)
+def test_repr_digest_unusable_is_refused(header: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        expected_digests(header)
+    assert caught.value.details["header"] == "Repr-Digest"
+
+
+def test_structured_dictionary_values() -> None:
+    parsed = parse_dictionary('a=1, b=-2.5, c="q\\"x", d=?0, e=tok/en, f=(1 :AQ==: "s");x, g')
+    assert parsed == {
+        "a": 1,
+        "b": -2.5,
+        "c": 'q"x',
+        "d": False,
+        "e": Token("tok/en"),
+        "f": [1, b"\x01", "s"],
+        "g": True,
+    }
+    assert parse_dictionary("k=:AQ:") == {"k": b"\x01"}  # missing padding is accepted
+    for bad in ('a="unterminated', "a=(1 2", "a=?2", "a=1,,b=2", "A=1", "a=1 b=2"):
+        with pytest.raises(FieldError):
+            parse_dictionary(bad)
 
 
 def test_mime_and_kind() -> None:

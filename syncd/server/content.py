@@ -1,0 +1,59 @@
+"""Sending a stored file's bytes, for the API (`/v1/files/{id}/content`) and share links
+(`/s/{token}`) alike: ETag = the sha256, If-None-Match -> 304, one Range -> 206 (416 when
+unsatisfiable), If-Range, streamed from the blob with pread."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from typing import BinaryIO
+
+from aiohttp import web
+
+from syncd.server.http import content_disposition, parse_range, state_of
+
+CHUNK_BYTES = 1 << 20
+
+
+async def send_file(
+    request: web.Request, row: sqlite3.Row, *, inline: bool = False, private: bool = False
+) -> web.StreamResponse:
+    """Answer with the file of `row` (a files row). Returns the prepared response."""
+    state = state_of(request)
+    size, etag = int(row["size"]), f'"{row["sha256"]}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Content-Type": row["mime"],
+        "Content-Disposition": content_disposition(row["name"], inline=inline),
+    }
+    if private:
+        headers["Cache-Control"] = "private, no-store"
+    if request.headers.get("If-None-Match", "").strip() in (etag, "*"):
+        return web.Response(status=304, headers={"ETag": etag})
+    span = parse_range(request.headers.get("Range"), size)
+    if_range = request.headers.get("If-Range")
+    if span is not None and if_range is not None and if_range.strip() != etag:
+        span = None  # the client's partial copy is of other content: send it all
+    start, end = span if span is not None else (0, size - 1)
+    resp = web.StreamResponse(status=206 if span is not None else 200, headers=headers)
+    if span is not None:
+        resp.headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    resp.content_length = end - start + 1
+    with open(state.blobs.path_for(row["sha256"]), "rb") as handle:
+        await resp.prepare(request)
+        await _send(resp, handle, start, end - start + 1)
+    await resp.write_eof()
+    return resp
+
+
+async def _send(resp: web.StreamResponse, handle: BinaryIO, offset: int, remaining: int) -> None:
+    fd = handle.fileno()
+    while remaining > 0:
+        chunk = await asyncio.to_thread(os.pread, fd, min(CHUNK_BYTES, remaining), offset)
+        if not chunk:
+            raise OSError("blob shorter than its recorded size")
+        await resp.write(chunk)
+        offset += len(chunk)
+        remaining -= len(chunk)
