@@ -3,7 +3,12 @@ instead of their CI sizes; `--seed N` replays one seeded campaign/model round.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+
+from tests.support.server import ServerProcess, start_server
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,3 +49,13 @@ def seed(request: pytest.FixtureRequest) -> int | None:
     """The --seed to replay, or None for the default seeds."""
     value = request.config.getoption("--seed")
     return None if value is None else int(value)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A real `syncd serve` subprocess with test hooks on 127.0.0.1, killed afterwards."""
+    srv = start_server(tmp_path / "server")
+    try:
+        yield srv
+    finally:
+        srv.kill()

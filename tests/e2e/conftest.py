@@ -10,16 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.daemon import DaemonProcess
-from tests.support.server import Api, ServerProcess, start_server
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    srv = start_server(tmp_path / "server")
-    try:
-        yield srv
-    finally:
-        srv.kill()
+from tests.support.server import Api, ServerProcess
 
 
 @pytest.fixture

@@ -11,9 +11,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from syncd.server.ingest.sample_gateway import SampleGateway
-from tests.support.daemon import local_tree, remote_file, remote_tree, temp_files, wait_until
+from tests.support.daemon import (
+    DaemonProcess,
+    local_tree,
+    remote_file,
+    remote_tree,
+    temp_files,
+    wait_until,
+)
 from tests.support.proxy import FaultProxy
 from tests.support.server import Api, ServerProcess
 
@@ -94,14 +102,20 @@ def test_big_delete_is_held_until_approved(api: Api, root: Path, make_daemon) ->
     assert held() == 0
 
 
-def test_restore_cancels_held_deletes_and_brings_files_back(
-    api: Api, root: Path, make_daemon
-) -> None:
+def _eight_mirrored(api: Api, root: Path, make_daemon: Any) -> tuple[dict[str, Any], DaemonProcess]:
+    """A folder of 8 files mirrored by a daemon whose max_delete is 5."""
     folder = api.create_folder("Alice Martin")
     for i in range(8):
         api.upload(folder["id"], f"{i}.jpg", f"{i}".encode())
     daemon = make_daemon(extra_sync="max_delete = 5").start()
     wait_until(lambda: len(local_tree(root)) == 8, 30, what="mirrored")
+    return folder, daemon
+
+
+def test_restore_cancels_held_deletes_and_brings_files_back(
+    api: Api, root: Path, make_daemon
+) -> None:
+    _folder, daemon = _eight_mirrored(api, root, make_daemon)
     for i in range(8):
         (root / "Alice Martin" / f"{i}.jpg").unlink()
     wait_until(
@@ -126,12 +140,8 @@ def test_big_remote_delete_is_held_before_local_files_go_to_trash(
     """A folder of 8 files deleted on the server in one change (max_delete 5): none goes to
     the local Trash until `approve`; a new remote file still arrives meanwhile; status says
     the side is local."""
-    folder = api.create_folder("Alice Martin")
-    for i in range(8):
-        api.upload(folder["id"], f"{i}.jpg", f"{i}".encode())
     other = api.create_folder("Bruno Costa")
-    daemon = make_daemon(extra_sync="max_delete = 5").start()
-    wait_until(lambda: len(local_tree(root)) == 8, 30, what="mirrored")
+    folder, daemon = _eight_mirrored(api, root, make_daemon)
     api.delete_folder(folder["id"])
     api.upload(other["id"], "new.jpg", b"new")
     held = wait_until(lambda: _held(daemon).get("count") == 8 and _held(daemon), 30, what="held")
@@ -149,11 +159,7 @@ def test_big_remote_delete_is_held_before_local_files_go_to_trash(
 def test_restore_of_held_local_deletes_puts_the_files_back_on_the_server(
     api: Api, root: Path, make_daemon
 ) -> None:
-    folder = api.create_folder("Alice Martin")
-    for i in range(8):
-        api.upload(folder["id"], f"{i}.jpg", f"{i}".encode())
-    daemon = make_daemon(extra_sync="max_delete = 5").start()
-    wait_until(lambda: len(local_tree(root)) == 8, 30, what="mirrored")
+    folder, daemon = _eight_mirrored(api, root, make_daemon)
     api.delete_folder(folder["id"])
     wait_until(lambda: _held(daemon).get("count") == 8, 30, what="held")
     answer = daemon.command("restore")

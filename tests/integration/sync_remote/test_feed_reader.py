@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,18 +15,9 @@ from syncd.errors import TransportError
 from syncd.sync.client import ApiClient, RetryPolicy
 from syncd.sync.remote import RemoteMirror, pull_changes
 from tests.support.proxy import FaultProxy
-from tests.support.server import Api, ServerProcess, start_server
+from tests.support.server import Api, ServerProcess
 
 FOLDERS, FILES_PER_FOLDER, PAGE = 3, 40, 25
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    srv = start_server(tmp_path / "server")
-    try:
-        yield srv
-    finally:
-        srv.kill()
 
 
 @pytest.fixture
