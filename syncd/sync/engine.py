@@ -189,6 +189,7 @@ class Engine:
         for folder, disk in result.stale_mappings:
             self.db.delete_mapping(mapping_row(folder, disk, "")[0])
             mappings[folder].pop(disk, None)
+        log.debug("local_scanned", files=len(result.tree.files), hashed=result.hashed)
         self.local = result.tree
         self.skipped = merge_skipped(self.skipped, result)
         remote = self.mirror.tree()

@@ -99,8 +99,10 @@ def disk_name_for(
     key = fold(want, traits)
     if key not in taken and (want == name or key not in wanted):
         return want
+    # "case clash": the name itself was fine, another spelling of it (case, Unicode form) holds
+    # it on this disk; "name clash": its safe spelling is someone else's name.
     holder = taken.get(key, wanted.get(key, ""))
-    tag = CASE_CLASH if holder != want and fold(holder, traits) == key else NAME_CLASH
+    tag = CASE_CLASH if want == name and holder != want else NAME_CLASH
     return clash_name(want, tag, {**wanted, **taken}, traits)
 
 
