@@ -93,6 +93,10 @@ class DiskNames:
             self.db.put_mapping(*mapping_row(folder, disk, name))
             self.mappings.setdefault(folder, {})[disk] = name
 
+    def adopt_folder(self, disk: str, name: str) -> None:
+        """The local folder `disk` is the remote folder `name` on this disk (another case)."""
+        self._record("", disk, name)
+
     def forget(self, folder: str, name: str) -> None:
         """The disk entry of this remote name is gone: its mapping maps nothing any more."""
         disk = self._mapped_disk(folder, name)

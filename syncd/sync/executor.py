@@ -243,8 +243,11 @@ class Executor:
                 (f for f in await self.client.folders() if name_key(f.name) == name_key(name)),
                 None,
             )
-            if existing is None or existing.name != name:
+            if existing is None or fold(existing.name, self.traits) != fold(name, self.traits):
                 raise
+            if existing.name != name:  # the server's folder, in another case on this drive
+                self.names.adopt_folder(action.local.disk_name or name, existing.name)
+                name = existing.name
             folder = existing
         self.mirror.remember_folder(folder)
         self.db.put_folder(m.BaseFolder(name, folder.id, action.local.inode))

@@ -326,3 +326,32 @@ def test_full_drive_is_not_idle(
             assert idle(daemon)["errors"], "the error history is kept"
         finally:
             daemon.kill()
+
+
+def test_folder_case_rename_and_adoption(api: Api, root: Path, make_daemon) -> None:
+    """A server folder renamed only in case is renamed on the drive (not deleted and fetched
+    again); a server folder arriving while the drive holds a folder of that name in another
+    case is adopted: both sides' files meet in it, nothing is deleted anywhere."""
+    alice = api.create_folder("alice")
+    api.upload(alice["id"], "a.jpg", b"a")
+    (root / "CAROL").mkdir()
+    (root / "CAROL" / "mine.txt").write_bytes(b"local file")
+    carol = api.create_folder("Carol")
+    api.upload(carol["id"], "theirs.txt", b"server file")
+    daemon = make_daemon(settle_s=0.2)
+    spawn(daemon)
+    expected = {
+        "alice/a.jpg": sha(b"a"),
+        "CAROL/mine.txt": sha(b"local file"),
+        "CAROL/theirs.txt": sha(b"server file"),
+    }
+    wait_state(daemon, api, root, expected)
+    wait_until(lambda: remote_digests(api).get("Carol/mine.txt") == sha(b"local file"), 30, 0.2)
+    downloads = api.counters()["download_bytes"]
+    api.json("PATCH", f"/v1/folders/{alice['id']}", {"name": "Alice"})
+    expected = {f.replace("alice/", "Alice/"): d for f, d in expected.items()}
+    wait_state(daemon, api, root, expected)
+    assert api.counters()["download_bytes"] == downloads
+    assert sorted(remote_digests(api)) == ["Alice/a.jpg", "Carol/mine.txt", "Carol/theirs.txt"]
+    assert (fast_status(daemon) or {})["errors"] == [], "adopted, not refused as a taken name"
+    assert alive(daemon) and daemon_errors(daemon) == []
