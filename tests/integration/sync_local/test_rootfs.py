@@ -90,3 +90,39 @@ def test_coarse_mtimes_rehash_only_inside_the_racy_window(tmp_path: Path) -> Non
     hashed.clear()
     result = scan(tmp_path, base, IgnoreRules(), hasher=hasher, traits=fat)
     assert hashed == [] and result.tree.files[rel].sha256 == "0" * 64
+
+
+def test_file_over_the_roots_limit_is_refused_before_any_transfer(tmp_path: Path) -> None:
+    """FAT32 holds files up to 4 GiB: a bigger download is refused at once with a clear reason
+    (the engine reports it as a failure: status `attention`, `sync --once` exit 1), before a
+    byte is fetched. No FAT32 mount is possible in CI containers, so the limit is set here."""
+    import asyncio
+
+    from syncd.errors import RootLimitError
+    from syncd.sync.client import ApiClient
+    from syncd.sync.disknames import DiskNames
+    from syncd.sync.executor import Executor
+    from syncd.sync.model import Download, RemoteFile
+    from syncd.sync.remote import RemoteMirror
+    from syncd.sync.statedb import StateDB
+    from syncd.sync.status import StatusBoard
+
+    fat32 = RootTraits(max_file_bytes=4 * 1024**3 - 1, fs_type="vfat", windows_names=True)
+    db = StateDB.open(tmp_path / "state" / "state.db")
+    root = tmp_path / "root"
+    root.mkdir()
+
+    async def run() -> None:
+        client = ApiClient("http://127.0.0.1:9", "token")  # never contacted
+        executor = Executor(root, client, db, RemoteMirror(), StatusBoard())
+        executor.names = DiskNames(root, db, fat32)
+        big = RemoteFile(RelPath("Alice", "film.mkv"), "f1", "d1", 5 * 1024**3, "0" * 64, 1, 1)
+        try:
+            with pytest.raises(RootLimitError, match=r"too big for this disk \(vfat .* 4 GiB\)"):
+                await executor.run(Download(big, None))
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+    db.close()
+    assert list(root.iterdir()) == []
