@@ -29,6 +29,14 @@ class FileChangedError(LocalError):
     """A local file changed while it was being read for upload; retried after it settles."""
 
 
+class StaleError(LocalError):
+    """A local path no longer matches what the plan saw: rescan and re-plan instead of acting."""
+
+
+class RootLimitError(LocalError):
+    """The sync root's file system cannot hold this file (e.g. over 4 GiB on FAT32)."""
+
+
 class TransportError(SyncdError):
     """The server could not be reached or the connection broke (retryable)."""
 

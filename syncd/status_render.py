@@ -20,6 +20,7 @@ STATE_STYLE = {
     "offline": "yellow",
     "stopped": "red",
     "error": "red",
+    "attention": "dark_orange",
 }
 
 
@@ -93,6 +94,8 @@ def render_plain(snap: dict[str, Any]) -> str:
         lines += [f"    {p}" for p in held["paths"]]
     for item in snap.get("not_synced", []):
         lines.append(f"  not synced: {item['path']}: {item['reason']}")
+    for item in snap.get("stored_as", []):
+        lines.append(f"  renamed on this disk: {item['path']}: {item['reason']}")
     for e in snap["errors"]:
         lines.append(f"  error {_ago(e['at'], now)}: {e['path']}: {e['reason']}")
     return "\n".join(lines)
@@ -183,6 +186,11 @@ def _tables(snap: dict[str, Any]) -> list[RenderableType | None]:
             "not synced",
             ("path", "reason"),
             [(i["path"], i["reason"]) for i in snap.get("not_synced", [])],
+        ),
+        _simple_table(
+            "renamed on this disk",
+            ("path", "reason"),
+            [(i["path"], i["reason"]) for i in snap.get("stored_as", [])],
         ),
         _simple_table(
             _errors_title(snap["errors"]),

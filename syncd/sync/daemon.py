@@ -94,6 +94,7 @@ def report_pass(
     board.clear_not_synced()
     for path, reason in result.skipped:
         board.set_not_synced(path, reason)
+    board.set_stored_as(result.stored_as)
     for path, reason in result.failed:
         board.add_error(path, reason)
     if engine.account is not None:
@@ -103,6 +104,14 @@ def report_pass(
         held=len(result.gated.held),
         failed=len(result.failed),
     )
+
+
+def attention_reason(failed: list[tuple[str, str]], shown: int = 2) -> str:
+    """ "3 items keep failing: A/x.jpg: reason; B/y.jpg: reason; ..." for the status line."""
+    firsts = "; ".join(f"{path}: {reason}" for path, reason in failed[:shown])
+    more = "; ..." if len(failed) > shown else ""
+    noun = "item keeps" if len(failed) == 1 else "items keep"
+    return f"{len(failed)} {noun} failing: {firsts}{more}"
 
 
 class Daemon:
@@ -120,6 +129,7 @@ class Daemon:
         # Why the change feed cannot be read right now (None: it can). Local passes may still
         # run meanwhile; they must not report "idle" while remote changes cannot arrive.
         self.feed_problem: str | None = None
+        self.attention_notified = False  # one desktop notification per spell of failures
 
     async def on_command(self, cmd: str, _request: dict[str, Any]) -> dict[str, Any]:
         if cmd == "pause":
@@ -225,11 +235,24 @@ class Daemon:
             self.wakeups.hint(only)  # re-plan: the conflict copy, folder follow-ups...
         elif self.feed_problem is not None:
             self.board.set_state("offline", self.feed_problem)  # local work done, feed not
+        elif result.failed:
+            self._attention(result.failed)
         else:
             self.engine.deletes_approved = False
+            self.attention_notified = False
             self.board.set_state("idle")
             self.board.synced()
             sdnotify.status("idle")
+
+    def _attention(self, failed: list[tuple[str, str]]) -> None:
+        """Nothing more runs by itself, but some actions keep failing: never `idle` then (a
+        backup that looks complete while it is not is the worst kind of failure)."""
+        reason = attention_reason(failed)
+        self.board.set_state("attention", reason)
+        sdnotify.status(f"attention: {reason}")
+        log.warning("sync_needs_attention", failed=len(failed), reason=reason)
+        if not self.attention_notified:
+            self.attention_notified = self.notifier.attention(len(failed), reason)
 
 
 async def run_daemon(

@@ -14,6 +14,7 @@ from pathlib import Path
 from syncd.errors import (
     ApiError,
     FileChangedError,
+    LocalError,
     QuotaExceeded,
     TransportError,
     Unauthorized,
@@ -22,13 +23,16 @@ from syncd.log import get_logger
 from syncd.protocol import Account
 from syncd.sync import model as m
 from syncd.sync.client import ApiClient
+from syncd.sync.disknames import DiskNames
 from syncd.sync.executor import RETRY_LATER, Executor, Reporter
 from syncd.sync.gate import Gated, QuotaView, gate
 from syncd.sync.ignore import IgnoreRules
+from syncd.sync.localnames import NameMap, mapping_row, parse_mappings
 from syncd.sync.marker import check_root, write_marker
 from syncd.sync.planner import plan
 from syncd.sync.remote import FeedDelta, RemoteMirror, pull_changes
-from syncd.sync.scanner import Skipped, merge_skipped, scan
+from syncd.sync.rootfs import probe_root
+from syncd.sync.scanner import ScanResult, Skipped, merge_skipped, scan
 from syncd.sync.settle import SettleTracker
 from syncd.sync.statedb import StateDB
 from syncd.sync.transfer import TEMP_PREFIX
@@ -54,6 +58,7 @@ class PassResult:
     executed: int
     failed: list[tuple[str, str]]
     skipped: list[tuple[str, str]]
+    stored_as: list[tuple[str, str]] = field(default_factory=list)  # mapped names + why
 
     @property
     def progressed(self) -> bool:
@@ -100,6 +105,8 @@ class Engine:
         self.settle = SettleTracker(options.settle_s)  # fed close-write events by the daemon
         self.skipped: list[Skipped] = []
         self.offline = False  # a transfer in the last pass could not reach the server
+        self.traits = m.RootTraits()
+        self._probed: tuple[int, int] | None = None  # (st_dev, st_ino) of the probed root
         self._sem = asyncio.Semaphore(options.transfers)
         self._inflight_bytes = 0
 
@@ -158,27 +165,54 @@ class Engine:
             write_marker(self.options.root, self.account.library_id, self.account.user.name)
             self.db.set_library_id(self.account.library_id)
 
+    def probe_root(self) -> None:
+        """Learn what the root's file system can do, once per root: again only when another
+        file system is mounted there (an unplugged disk came back, or a different one)."""
+        st = os.stat(self.options.root)
+        if self._probed == (st.st_dev, st.st_ino):
+            return
+        try:
+            self.traits = probe_root(self.options.root)
+        except OSError as exc:  # read-only root...: assume a Linux file system
+            log.warning("root_probe_failed", root=str(self.options.root), error=str(exc))
+            self.traits = m.RootTraits()
+        self._probed = (st.st_dev, st.st_ino)
+
     # ---- one pass -----------------------------------------------------------------------
 
     def make_plan(self, only: set[str] | None = None) -> tuple[m.Plan, list[Skipped]]:
         base = self.db.load_base()
-        result = scan(self.options.root, base, self.rules, only=only, previous=self.local)
+        mappings = parse_mappings(self.db.mappings())
+        result = self._scan(base, mappings, only)
         if only is not None and _may_see_half_a_move(result.tree, base, only):
-            result = scan(self.options.root, base, self.rules, previous=self.local)
+            result = self._scan(base, mappings, None)
+        for folder, disk in result.stale_mappings:
+            self.db.delete_mapping(mapping_row(folder, disk, "")[0])
+            mappings[folder].pop(disk, None)
+        log.debug("local_scanned", files=len(result.tree.files), hashed=result.hashed)
         self.local = result.tree
-        self.executor.tree = result.tree
         self.skipped = merge_skipped(self.skipped, result)
-        planned = self._plan(result.tree, base)
-        return planned, self.skipped
+        remote = self.mirror.tree()
+        self.executor.names = DiskNames(
+            self.options.root, self.db, self.traits, result.tree, remote, mappings
+        )
+        return self._plan(result.tree, remote, base), self.skipped
 
-    def _plan(self, local: m.LocalTree, base: m.BaseTree) -> m.Plan:
+    def _scan(self, base: m.BaseTree, mappings: NameMap, only: set[str] | None) -> ScanResult:
+        root, rules = self.options.root, self.rules
+        return scan(
+            root, base, rules, only=only, previous=self.local, traits=self.traits, mappings=mappings
+        )
+
+    def _plan(self, local: m.LocalTree, remote: m.RemoteTree, base: m.BaseTree) -> m.Plan:
         return plan(
             local,
-            self.mirror.tree(),
+            remote,
             base,
             mode=self.options.mode,
             hostname=self.hostname,
             now=datetime.now(UTC),
+            traits=self.traits,
         )
 
     def _gate(self, planned: m.Plan) -> Gated:
@@ -196,17 +230,18 @@ class Engine:
     async def reconcile(self, only: set[str] | None = None, dry_run: bool = False) -> PassResult:
         if dry_run and self.is_first_sync() and not self.options.root.exists():
             # The first sync would create the root: show that plan without creating it.
-            planned = self._plan(m.LocalTree(), self.db.load_base())
+            planned = self._plan(m.LocalTree(), self.mirror.tree(), self.db.load_base())
             return PassResult(self._gate(planned), 0, [], [])
         if not dry_run:
             self.prepare_root()
         self.guard_root(dry_run)
+        self.probe_root()
         self.offline = False
         planned, skipped = self.make_plan(only)
         gated = self._gate(planned)
         skipped_pairs = [(str(s.path), s.reason) for s in skipped]
         if dry_run:
-            return PassResult(gated, 0, [], skipped_pairs)
+            return PassResult(gated, 0, [], skipped_pairs, self.executor.names.stored_as())
         failed: list[tuple[str, str]] = []
         executed = 0
         for action in gated.run_first:
@@ -226,7 +261,8 @@ class Engine:
         self._record_items(gated, failed)
         if executed == 0 and not self.offline:
             self._sweep_orphan_temps()
-        return PassResult(gated, executed, failed, skipped_pairs)
+        stored_as = self.executor.names.stored_as()
+        return PassResult(gated, executed, failed, skipped_pairs, stored_as)
 
     def _sweep_orphan_temps(self) -> None:
         """Nothing ran this pass, so no download is writing: a temp file of a file the server
@@ -264,6 +300,9 @@ class Engine:
             failed.append((path, f"server unreachable: {exc}"))
         except (*RETRY_LATER, FileChangedError) as exc:
             log.info("action_deferred", action=type(action).__name__, path=path, reason=str(exc))
+        except LocalError as exc:  # the root cannot hold it (RootLimitError)
+            failed.append((path, str(exc)))
+            log.warning("action_failed", action=type(action).__name__, path=path, error=str(exc))
         except ApiError as exc:
             failed.append((path, str(exc)))
             log.warning("action_failed", action=type(action).__name__, path=path, error=str(exc))

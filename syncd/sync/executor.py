@@ -1,5 +1,6 @@
 """Carries out one planned action against the local tree and the server, re-checking before it
-destroys anything, and commits the resulting base entry only after the action succeeded."""
+destroys anything, and commits the resulting base entry only after the action succeeded. Disk
+names come from DiskNames (the same as remote names except on exFAT/FAT/NTFS-like roots)."""
 
 from __future__ import annotations
 
@@ -12,21 +13,17 @@ from typing import Literal, Protocol
 
 from send2trash import send2trash
 
-from syncd.errors import DigestMismatch, NameTaken, NotFound, RevMismatch
+from syncd.errors import DigestMismatch, NameTaken, NotFound, RevMismatch, RootLimitError
 from syncd.log import get_logger
 from syncd.protocol import File, name_key
 from syncd.sync import model as m
 from syncd.sync.client import ApiClient
+from syncd.sync.disknames import DiskNames
+from syncd.sync.localnames import fold
 from syncd.sync.remote import RemoteMirror, remote_file
-from syncd.sync.scanner import disk_path
+from syncd.sync.rootfs import fsync_dir, place_new
 from syncd.sync.statedb import StateDB
-from syncd.sync.transfer import (
-    StaleError,
-    download_file,
-    fsync_dir,
-    require_absent,
-    require_unchanged,
-)
+from syncd.sync.transfer import StaleError, download_file, require_unchanged, temp_path_for
 
 log = get_logger("syncd.executor")
 
@@ -47,11 +44,18 @@ class Executor:
     mirror: RemoteMirror
     reporter: Reporter
     trash: Callable[[str], None] = send2trash
-    tree: m.LocalTree = field(default_factory=m.LocalTree)  # the scan this plan was made from
+    names: DiskNames = field(init=False)  # set per pass by the engine
+
+    def __post_init__(self) -> None:
+        self.names = DiskNames(self.root, self.db)
+
+    @property
+    def traits(self) -> m.RootTraits:
+        return self.names.traits
 
     def path(self, rel: m.RelPath) -> Path:
-        """On-disk location of rel, honouring on-disk spellings (NFD) the scan found."""
-        return disk_path(self.root, self.tree, rel)
+        """On-disk location of an existing file (on-disk spellings, mapped names)."""
+        return self.names.file_path(rel)
 
     def folder_id(self, name: str, given: str | None) -> str:
         if given is not None:
@@ -84,11 +88,20 @@ class Executor:
         return tick
 
     async def _download(self, remote: m.RemoteFile, replaces: m.LocalFile | None) -> None:
-        target = self.path(remote.path)
-        target.parent.mkdir(exist_ok=True)
+        limit = self.traits.max_file_bytes
+        if limit is not None and remote.size > limit:
+            raise RootLimitError(
+                f"too big for this disk ({self.traits.fs_type} holds files up to "
+                f"{(limit + 1) // 1024**3} GiB): not downloaded"
+            )
+        if replaces is not None:
+            target = self.path(remote.path)
+        else:
+            self.names.folder_path(remote.path.folder).mkdir(exist_ok=True)
+            target = self.names.new_file_path(remote.path)
         tick = self._progress(remote.path, "down", remote.size)
         try:
-            st = await download_file(self.client, remote, target, replaces, tick)
+            st = await download_file(self.client, remote, target, replaces, self.traits, tick)
         finally:
             self.reporter.transfer_finished(str(remote.path))
         self._commit_file(remote, st.st_mtime_ns, st.st_ino)
@@ -114,7 +127,7 @@ class Executor:
     async def _Upload(self, action: m.Upload) -> None:
         local = action.local
         source = self.path(local.path)
-        require_unchanged(source, local)
+        require_unchanged(source, local, self.traits)
         if local.sha256 is None:
             raise StaleError(f"{local.path} was not hashed")
         folder_id = self.folder_id(local.path.folder, action.folder_id)
@@ -142,8 +155,10 @@ class Executor:
 
     async def _DeleteLocal(self, action: m.DeleteLocal) -> None:
         target = self.path(action.local.path)
-        require_unchanged(target, action.local)
+        require_unchanged(target, action.local, self.traits)
         self.trash(str(target))
+        self.names.moved(target, None)
+        self.names.forget(*action.local.path)
         self.db.delete_file(action.local.path)
         log.info("local_file_trashed", path=str(action.local.path))
 
@@ -155,12 +170,15 @@ class Executor:
         log.info("remote_file_deleted", path=str(action.base.path))
 
     async def _RenameLocal(self, action: m.RenameLocal) -> None:
-        source, target = self.path(action.local.path), self.path(action.remote.path)
-        require_unchanged(source, action.local)
-        target.parent.mkdir(exist_ok=True)
-        require_absent(target)
-        os.rename(source, target)
-        fsync_dir(target.parent)
+        source = self.path(action.local.path)
+        require_unchanged(source, action.local, self.traits)
+        self.names.folder_path(action.remote.path.folder).mkdir(exist_ok=True)
+        target = self.names.new_file_path(action.remote.path, leaving=source)
+        if target != source:
+            self._rename_file(source, target, action.remote.file_id)
+        self.names.moved(source, target)
+        if action.local.path.folder != action.remote.path.folder or target.name != source.name:
+            self.names.forget(*action.local.path)
         self.db.delete_file(action.local.path)
         self._commit_file(action.remote, action.local.mtime_ns, action.local.inode)
         log.info("local_file_renamed", src=str(action.local.path), dst=str(action.remote.path))
@@ -179,12 +197,26 @@ class Executor:
         self._commit_file(remote_file(file, local.path.folder), local.mtime_ns, local.inode)
         log.info("remote_file_renamed", src=str(base.path), dst=str(local.path))
 
+    def _rename_file(self, source: Path, target: Path, file_id: str) -> None:
+        """Rename without clobbering. A case-only rename on a case-insensitive root goes through
+        the file's download temp name: were we killed in between, the next download of this
+        file finds it complete there (hash checked) and places it; nothing is lost."""
+        if source.parent == target.parent and fold(source.name, self.traits) == fold(
+            target.name, self.traits
+        ):
+            temp = temp_path_for(target, file_id)
+            os.rename(source, temp)
+            source = temp
+        place_new(source, target, self.traits.placement)
+        fsync_dir(target.parent)
+
     async def _KeepBoth(self, action: m.KeepBoth) -> None:
         source = self.path(action.local.path)
-        copy = source.with_name(action.conflict_name)
-        require_unchanged(source, action.local)
-        require_absent(copy)
-        os.rename(source, copy)
+        require_unchanged(source, action.local, self.traits)
+        conflict = m.RelPath(action.local.path.folder, action.conflict_name)
+        copy = self.names.new_file_path(conflict, leaving=source)
+        place_new(source, copy, self.traits.placement)
+        self.names.moved(source, copy)
         log.warning("conflict_copy_made", path=str(action.local.path), copy=action.conflict_name)
         await self._download(action.remote, None)
 
@@ -197,7 +229,7 @@ class Executor:
     # ---- folders ------------------------------------------------------------------------
 
     async def _MakeLocalFolder(self, action: m.MakeLocalFolder) -> None:
-        target = self.root / action.remote.name
+        target = self.names.new_folder_path(action.remote.name)
         target.mkdir(exist_ok=True)
         inode = os.lstat(target).st_ino
         self.db.put_folder(m.BaseFolder(action.remote.name, action.remote.folder_id, inode))
@@ -211,21 +243,32 @@ class Executor:
                 (f for f in await self.client.folders() if name_key(f.name) == name_key(name)),
                 None,
             )
-            if existing is None or existing.name != name:
+            if existing is None or fold(existing.name, self.traits) != fold(name, self.traits):
                 raise
+            if existing.name != name:  # the server's folder, in another case on this drive
+                self.names.adopt_folder(action.local.disk_name or name, existing.name)
+                name = existing.name
             folder = existing
         self.mirror.remember_folder(folder)
         self.db.put_folder(m.BaseFolder(name, folder.id, action.local.inode))
         log.info("remote_folder_created", folder=name)
 
     async def _RenameLocalFolder(self, action: m.RenameLocalFolder) -> None:
-        source, target = self.root / action.base.name, self.root / action.remote.name
-        require_absent(target)
-        os.rename(source, target)
+        source = self.names.folder_path(action.base.name)
+        target = self.names.new_folder_path(action.remote.name, leaving=source.name)
+        if fold(source.name, self.traits) == fold(target.name, self.traits):
+            # Case-only: one rename (through a temp name, a crash in between would read as a
+            # deleted folder; a deleted folder is deleted on the server).
+            os.rename(source, target)
+        elif target != source:
+            place_new(source, target, self.traits.placement)
+        self.names.moved(source, target)
+        self.names.forget("", action.base.name)
         inode = os.lstat(target).st_ino
         self.db.rename_folder(
             action.base.name, m.BaseFolder(action.remote.name, action.base.folder_id, inode)
         )
+        self.names.folder_renamed(action.base.name, action.remote.name)
         log.info("local_folder_renamed", src=action.base.name, dst=action.remote.name)
 
     async def _RenameRemoteFolder(self, action: m.RenameRemoteFolder) -> None:
@@ -234,10 +277,11 @@ class Executor:
         self.db.rename_folder(
             action.base.name, m.BaseFolder(action.local.name, folder.id, action.local.inode)
         )
+        self.names.folder_renamed(action.base.name, action.local.name)
         log.info("remote_folder_renamed", src=action.base.name, dst=action.local.name)
 
     async def _DeleteLocalFolder(self, action: m.DeleteLocalFolder) -> None:
-        target = self.root / action.name
+        target = self.names.folder_path(action.name)
         try:
             target.rmdir()
         except FileNotFoundError:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from syncd.errors import ConfigError, RootMissingError
 from syncd.sync.ignore import MARKER_NAME, TEMP_PREFIX
+from syncd.sync.rootfs import fsync_dir
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,7 @@ def write_marker(root: Path, library_id: str, user: str) -> Marker:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(root)
     return marker
 
 

@@ -3,12 +3,14 @@ actions it returns. Pure data: no I/O imports (tests/unit/test_purity.py enforce
 
 A file is addressed by `RelPath(folder, name)`: the folder is a direct child of the sync root
 and holds files only (DESIGN §2). Names are the remote (NFC) names; on Linux every name the
-server accepts is also a valid local name, so local and remote names are the same string."""
+server accepts is also a valid local name; where the root's file system refuses one (exFAT,
+FAT, NTFS backup drives) the file lives under another `disk_name`, mapped back by the scanner
+(syncd/sync/localnames.py), so the planner still compares remote names only."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 
 class RelPath(NamedTuple):
@@ -19,6 +21,40 @@ class RelPath(NamedTuple):
         return f"{self.folder}/{self.name}"
 
 
+Placement = Literal["link", "noreplace", "recheck"]
+
+
+@dataclass(frozen=True)
+class RootTraits:
+    """What the file system under the sync root can do, probed once per root
+    (syncd/sync/rootfs.py) and handed to the pure code as data. The defaults describe a Linux
+    file system (ext4, btrfs, tmpfs)."""
+
+    case_insensitive: bool = False  # `A.txt` is found as `a.txt`: one name
+    normalising: bool = False  # NFC and NFD spellings are one name
+    windows_names: bool = False  # refuses `: * ? " < > | \`; trailing dots/spaces unsafe
+    stable_inodes: bool = True  # False: inode numbers change across mounts (FAT family, FUSE)
+    mtime_granularity_ns: int = 1  # FAT: 2 s; exfat-fuse: 1 s
+    max_file_bytes: int | None = None  # FAT32: 4 GiB - 1
+    placement: Placement = "link"  # how a new file is placed without clobbering (transfer.py)
+    fs_type: str = ""
+
+    @property
+    def plain(self) -> bool:
+        """Every remote name is a local name as is (no mapping needed)."""
+        return not (self.case_insensitive or self.normalising or self.windows_names)
+
+    def same_stat(self, a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
+        """(size, mtime_ns, inode) of one unchanged file, as far as this root can tell: mtimes
+        within the root's granularity (a cached precise value vs. the stored rounded one), the
+        inode only where it is stable."""
+        return (
+            a[0] == b[0]
+            and abs(a[1] - b[1]) < self.mtime_granularity_ns
+            and (a[2] == b[2] or not self.stable_inodes)
+        )
+
+
 @dataclass(frozen=True)
 class LocalFile:
     path: RelPath
@@ -26,7 +62,8 @@ class LocalFile:
     mtime_ns: int
     inode: int
     sha256: str | None = None  # filled by the scanner when size/mtime/inode changed vs base
-    # On-disk name when it differs from `path.name` (e.g. NFD from a Mac); not compared.
+    # On-disk name when it differs from `path.name` (NFD from a Mac, a name mapped for an
+    # exFAT/FAT/NTFS root); not compared.
     disk_name: str | None = field(default=None, compare=False)
 
 

@@ -1,5 +1,6 @@
 """Desktop notifications through `notify-send` for things the user must act on (files waiting
-for quota, held deletes), rate-limited per kind; a silent no-op where notify-send is absent."""
+for quota, held deletes, actions that keep failing), rate-limited per kind; a silent no-op
+where notify-send is absent."""
 
 from __future__ import annotations
 
@@ -94,5 +95,13 @@ class DesktopNotifier:
             f"held_deletes_{side}",
             f"syncd: {count} deletes held",
             f"{what} Run `syncd approve` to delete them or `syncd restore` to keep them.",
+            urgency="critical",
+        )
+
+    def attention(self, count: int, first_reason: str) -> bool:
+        return self.notify(
+            "attention",
+            f"syncd: {count} {'item' if count == 1 else 'items'} not synced",
+            f"{first_reason}. Run `syncd status` for the list.",
             urgency="critical",
         )

@@ -40,6 +40,7 @@ from syncd.sync.model import (
     RenameLocalFolder,
     RenameRemote,
     RenameRemoteFolder,
+    RootTraits,
     Upload,
 )
 
@@ -52,34 +53,40 @@ MAX_HOST_BYTES = 63  # a DNS label; keeps the stem's share of a 255-byte name la
 # ---- per-file comparisons --------------------------------------------------------------------
 
 
-def _stat_same(local: LocalFile, base: BaseFile) -> bool:
-    return (local.size, local.mtime_ns, local.inode) == (base.size, base.mtime_ns, base.inode)
+DEFAULT_TRAITS = RootTraits()
 
 
-def local_unchanged(local: LocalFile, base: BaseFile) -> bool:
-    """Unchanged vs base: same hash, or (not hashed) same size, mtime and inode."""
+def _stat_same(local: LocalFile, base: BaseFile, traits: RootTraits) -> bool:
+    return traits.same_stat(
+        (local.size, local.mtime_ns, local.inode), (base.size, base.mtime_ns, base.inode)
+    )
+
+
+def local_unchanged(local: LocalFile, base: BaseFile, traits: RootTraits = DEFAULT_TRAITS) -> bool:
+    """Unchanged vs base: same hash, or (not hashed) same size, mtime and inode (as far as the
+    root's mtime granularity and inode stability tell)."""
     if local.sha256 is not None:
         return local.sha256 == base.sha256
-    return _stat_same(local, base)
+    return _stat_same(local, base, traits)
 
 
 def remote_unchanged(remote: RemoteFile, base: BaseFile) -> bool:
     return (remote.file_id, remote.rev, remote.sha256) == (base.file_id, base.rev, base.sha256)
 
 
-def _local_sha(local: LocalFile, base: BaseFile | None) -> str | None:
+def _local_sha(local: LocalFile, base: BaseFile | None, traits: RootTraits) -> str | None:
     """The local content hash when known (hashed, or provably the base content)."""
     if local.sha256 is not None:
         return local.sha256
-    return base.sha256 if base is not None and _stat_same(local, base) else None
+    return base.sha256 if base is not None and _stat_same(local, base, traits) else None
 
 
-def _lstate(local: LocalFile | None, base: BaseFile | None) -> str:
+def _lstate(local: LocalFile | None, base: BaseFile | None, traits: RootTraits) -> str:
     if local is None:
         return DELETED if base is not None else ABSENT
     if base is None:
         return NEW
-    return SAME if local_unchanged(local, base) else CHANGED
+    return SAME if local_unchanged(local, base, traits) else CHANGED
 
 
 def _rstate(remote: RemoteFile | None, base: BaseFile | None) -> str:
@@ -227,6 +234,7 @@ class _Ctx:
     mode: str
     hostname: str
     now: datetime
+    traits: RootTraits
     folders: dict[str, _Folder]
     local: dict[RelPath, LocalFile]
     remote: dict[RelPath, RemoteFile]
@@ -286,7 +294,11 @@ def _translate(
 
 
 def _changed_folders(ctx: _Ctx) -> tuple[set[str], set[str]]:
-    lchg = {p.folder for p, v in ctx.local.items() if _lstate(v, ctx.base.get(p)) in (CHANGED, NEW)}
+    lchg = {
+        p.folder
+        for p, v in ctx.local.items()
+        if _lstate(v, ctx.base.get(p), ctx.traits) in (CHANGED, NEW)
+    }
     rchg = {
         p.folder for p, v in ctx.remote.items() if _rstate(v, ctx.base.get(p)) in (CHANGED, NEW)
     }
@@ -304,7 +316,7 @@ def _renames(ctx: _Ctx) -> None:
     for p in sorted(ctx.base):
         b = ctx.base[p]
         lq = new_local.get(b.inode) if p not in ctx.local else None
-        if lq is not None and (lq.path in ctx.used or not _same_content(lq, b)):
+        if lq is not None and (lq.path in ctx.used or not _same_content(lq, b, ctx.traits)):
             lq = None
         rr = new_remote.get(b.file_id) if p not in ctx.remote else None
         if rr is not None and (rr.path in ctx.used or rr.sha256 != b.sha256):
@@ -317,10 +329,10 @@ def _renames(ctx: _Ctx) -> None:
             _remote_moved(ctx, b, rr)
 
 
-def _same_content(local: LocalFile, base: BaseFile) -> bool:
+def _same_content(local: LocalFile, base: BaseFile, traits: RootTraits) -> bool:
     if local.sha256 is not None:
         return local.sha256 == base.sha256
-    return (local.size, local.mtime_ns) == (base.size, base.mtime_ns)
+    return traits.same_stat((local.size, local.mtime_ns, 0), (base.size, base.mtime_ns, 0))
 
 
 def _use(ctx: _Ctx, base: BaseFile, *paths: RelPath) -> None:
@@ -350,7 +362,7 @@ def _local_moved(ctx: _Ctx, b: BaseFile, lq: LocalFile) -> None:
 
 def _remote_moved(ctx: _Ctx, b: BaseFile, rr: RemoteFile) -> None:
     lp = ctx.local.get(b.path)
-    if lp is None or not local_unchanged(lp, b) or rr.path in ctx.local:
+    if lp is None or not local_unchanged(lp, b, ctx.traits) or rr.path in ctx.local:
         return
     ctx.add(b.path, RenameLocal(lp, rr))
     _use(ctx, b, rr.path, b.path)
@@ -362,12 +374,12 @@ def _decide_file(ctx: _Ctx, p: RelPath) -> None:
     lf = ctx.local.get(p) if p not in ctx.used else None
     rf = ctx.remote.get(p) if p not in ctx.used else None
     if lf and rf:
-        sha = _local_sha(lf, b)
+        sha = _local_sha(lf, b, ctx.traits)
         if sha is not None and sha == rf.sha256:  # same bytes on both sides
-            if b is None or not (_stat_same(lf, b) and remote_unchanged(rf, b)):
+            if b is None or not (_stat_same(lf, b, ctx.traits) and remote_unchanged(rf, b)):
                 ctx.add(p, RecordBase(replace(lf, sha256=sha), rf))
             return
-    ls, rs = _lstate(lf, b), _rstate(rf, b)
+    ls, rs = _lstate(lf, b, ctx.traits), _rstate(rf, b)
     if lf and ls in (CHANGED, NEW) and rs in (SAME, ABSENT, DELETED):
         if ctx.mirror:
             rev = b.rev if b is not None and rs == SAME else None
@@ -426,14 +438,16 @@ def plan(
     mode: str = "mirror",
     hostname: str,
     now: datetime,
+    traits: RootTraits = DEFAULT_TRAITS,
 ) -> Plan:
     """Actions that make local and remote agree, in execution order: folder makes/renames,
-    then file actions (sorted by path), then folder deletes/forgets. Pure and deterministic."""
+    then file actions (sorted by path), then folder deletes/forgets. Pure and deterministic.
+    `traits`: what the root's file system can tell apart (mtime granularity, stable inodes)."""
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}; expected one of {MODES}")
     folders = _resolve_folders(local, remote, base, mode)
     lfiles, rfiles, bfiles = _translate(local, remote, base, folders)
-    ctx = _Ctx(mode, hostname, now, folders, lfiles, rfiles, bfiles)
+    ctx = _Ctx(mode, hostname, now, traits, folders, lfiles, rfiles, bfiles)
     lchg, rchg = _changed_folders(ctx)
     for f in folders.values():
         # A server folder re-created under the base name is new content there: never delete

@@ -1,13 +1,15 @@
 """Builds the LocalTree snapshot of the sync root (DESIGN §2, §4): stat only, never following
 symlinks; SHA-256 only for files whose size/mtime/inode differ from what is already known.
-Everything that is not synced (nested folders, root files, symlinks, special files, bad names,
-unreadable files) is reported as Skipped, never silently dropped."""
+Disk names are read back as remote names (NFC, and the state DB's name mappings). Everything
+that is not synced (nested folders, root files, symlinks, special files, bad names, unreadable
+files) is reported as Skipped, never silently dropped."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import stat
+import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,7 +19,16 @@ from syncd.errors import RootMissingError
 from syncd.log import get_logger
 from syncd.protocol import name_key, name_problem
 from syncd.sync.ignore import IgnoreRules
-from syncd.sync.model import BaseFile, BaseTree, LocalFile, LocalFolder, LocalTree, RelPath
+from syncd.sync.localnames import NameMap
+from syncd.sync.model import (
+    BaseFile,
+    BaseTree,
+    LocalFile,
+    LocalFolder,
+    LocalTree,
+    RelPath,
+    RootTraits,
+)
 
 log = get_logger("syncd.scanner")
 
@@ -41,6 +52,8 @@ class ScanResult:
     skipped: list[Skipped]
     scanned: frozenset[str] | None = None  # folders rescanned; None: the whole root
     hashed: int = 0  # files read and hashed by this scan
+    # (remote folder or '' for the root, disk name) of name mappings whose disk entry is gone
+    stale_mappings: list[tuple[str, str]] = field(default_factory=list)
 
 
 def hash_file(path: Path) -> tuple[str, int]:
@@ -98,12 +111,16 @@ class _Scan:
     rules: IgnoreRules
     previous: LocalTree | None
     hasher: Hasher
+    traits: RootTraits
+    mappings: NameMap
+    now_ns: int
     files: dict[RelPath, LocalFile] = field(default_factory=dict)
     folders: dict[str, LocalFolder] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     hashed: int = 0
     base_by_inode: dict[int, BaseFile] = field(default_factory=dict)
     base_names: dict[str, set[str]] = field(default_factory=dict)  # folder -> synced names
+    listed: dict[str, set[str]] = field(default_factory=dict)  # mapping folder -> disk names
 
     def __post_init__(self) -> None:
         self.base_by_inode = {b.inode: b for b in self.base.files.values()}
@@ -114,20 +131,24 @@ class _Scan:
         self.skipped.append(Skipped(_display(rel_disk), reason))
 
     def entries(
-        self, directory: Path, prefix: str, known: Iterable[str] = ()
+        self, directory: Path, prefix: str, known: Iterable[str], folder: str
     ) -> list[tuple[os.DirEntry[str], str]]:
-        """Entries of `directory` with their NFC names, minus bad and clashing names (same
-        name_key: the server keeps names unique regardless of Unicode form and case). On a
-        clash the name already synced (`known`) wins, then the one spelled in NFC, so the
-        choice does not depend on order and never drops a synced file."""
+        """Entries of `directory` with their remote names (NFC, or the name a mapping of
+        `folder` gives the disk name), minus bad and clashing names (same name_key: the server
+        keeps names unique regardless of Unicode form and case). On a clash the name already
+        synced (`known`) wins, then the one spelled as is, so the choice does not depend on
+        order and never drops a synced file."""
         with os.scandir(directory) as it:
             listed = list(it)
+        mapped = self.mappings.get(folder, {})
+        self.listed[folder] = {entry.name for entry in listed}
         named: list[tuple[os.DirEntry[str], str]] = []
         for entry in listed:
             if not _valid_utf8(entry.name):
                 self.skip(prefix + entry.name, INVALID_UTF8)
                 continue
-            named.append((entry, unicodedata.normalize("NFC", entry.name)))
+            nfc = unicodedata.normalize("NFC", entry.name)
+            named.append((entry, mapped.get(entry.name) or mapped.get(nfc) or nfc))
         synced = set(known)
         named.sort(key=lambda pair: (pair[1] not in synced, pair[0].name != pair[1], pair[0].name))
         seen: dict[str, tuple[str, str]] = {}
@@ -165,7 +186,7 @@ class _Scan:
         disk = None if entry.name == nfc else entry.name
         try:
             known = self.base_names.get(nfc, ())
-            children = self.entries(Path(entry.path), entry.name + "/", known)
+            children = self.entries(Path(entry.path), entry.name + "/", known, nfc)
         except (FileNotFoundError, NotADirectoryError):
             return  # removed or replaced while we looked
         except OSError as exc:
@@ -209,16 +230,23 @@ class _Scan:
             self.file(entry.path, rel, st, disk, prefix + entry.name)
 
     def known_sha(self, rel: RelPath, key: tuple[int, int, int]) -> str | None:
-        """The hash we already trust for this exact (size, mtime_ns, inode), if any: the base
-        at this path, the previous scan, or the base entry this inode was renamed from."""
+        """The hash we already trust for this (size, mtime_ns, inode), if any: the base at this
+        path, the previous scan, or the base entry this inode was renamed from. Compared as far
+        as the root tells them apart (mtime granularity, inode stability). On a root with coarse
+        mtimes (FAT: 2 s) a file modified within two steps of now is read again: a same-size
+        rewrite in the same step would otherwise keep its old stat and go unnoticed."""
+        same = self.traits.same_stat
+        step_ns = self.traits.mtime_granularity_ns
+        if step_ns > 1_000_000 and self.now_ns - key[1] < 2 * step_ns:
+            return None
         b = self.base.files.get(rel)
-        if b is not None and (b.size, b.mtime_ns, b.inode) == key:
+        if b is not None and same((b.size, b.mtime_ns, b.inode), key):
             return b.sha256
         p = self.previous.files.get(rel) if self.previous is not None else None
-        if p is not None and p.sha256 is not None and (p.size, p.mtime_ns, p.inode) == key:
+        if p is not None and p.sha256 is not None and same((p.size, p.mtime_ns, p.inode), key):
             return p.sha256
         moved = self.base_by_inode.get(key[2])
-        if moved is not None and (moved.size, moved.mtime_ns) == key[:2]:
+        if moved is not None and same((moved.size, moved.mtime_ns, key[2]), key):
             return moved.sha256
         return None
 
@@ -285,18 +313,23 @@ def scan(
     only: set[str] | None = None,
     previous: LocalTree | None = None,
     hasher: Hasher = hash_file,
+    traits: RootTraits | None = None,
+    mappings: NameMap | None = None,
 ) -> ScanResult:
     """Snapshot the root. With `only` (NFC folder names) and a `previous` tree, only those
-    root-level entries are looked at again; everything else is copied from `previous`."""
+    root-level entries are looked at again; everything else is copied from `previous`.
+    `mappings` (localnames.NameMap) read mapped disk names back as their remote names."""
     _list_root(root)
     if previous is None:
         only = None  # nothing to copy from: look at everything
-    s = _Scan(root, base, rules, previous, hasher)
+    s = _Scan(
+        root, base, rules, previous, hasher, traits or RootTraits(), mappings or {}, time.time_ns()
+    )
     if only is not None and previous is not None:
         s.folders.update((n, f) for n, f in previous.folders.items() if n not in only)
         s.files.update((p, f) for p, f in previous.files.items() if p.folder not in only)
     try:
-        entries = s.entries(root, "", base.folders)
+        entries = s.entries(root, "", base.folders, "")
     except OSError as exc:
         raise RootMissingError(f"sync root {root} cannot be read: {exc.strerror or exc}") from exc
     for entry, nfc in entries:
@@ -307,7 +340,19 @@ def scan(
         # Root-level problems outside `only` were reported by earlier scans, not this one.
         s.skipped = [k for k in s.skipped if _top(k.path) in only]
     tree = LocalTree(files=s.files, folders=s.folders)
-    return ScanResult(tree=tree, skipped=s.skipped, scanned=scanned, hashed=s.hashed)
+    return ScanResult(tree, s.skipped, scanned, s.hashed, _stale_mappings(s, only is None))
+
+
+def _stale_mappings(s: _Scan, full: bool) -> list[tuple[str, str]]:
+    """Mappings whose disk entry is gone (in folders this scan listed, or, after a full scan,
+    in folders that no longer exist; an unreadable folder keeps its): they map nothing now."""
+    stale = []
+    for folder, names in s.mappings.items():
+        listed = s.listed.get(folder)
+        if listed is None and (not full or folder in s.folders):
+            continue
+        stale += [(folder, disk) for disk in names if listed is None or disk not in listed]
+    return stale
 
 
 def _top(shown: str) -> str:

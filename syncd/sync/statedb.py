@@ -277,6 +277,20 @@ class StateDB:
                 self._db.execute(
                     "UPDATE base_files SET folder = ? WHERE folder = ?", (new.name, old_name)
                 )
+                # File mappings are keyed "folder/disk name" -> "folder/remote name".
+                self._db.execute(
+                    "UPDATE name_mappings SET disk_name = ? || substr(disk_name, ?),"
+                    " remote_name = ? || substr(remote_name, ?)"
+                    " WHERE substr(disk_name, 1, ?) = ?",
+                    (
+                        new.name,
+                        len(old_name) + 1,
+                        new.name,
+                        len(old_name) + 1,
+                        len(old_name) + 1,
+                        old_name + "/",
+                    ),
+                )
             self._base = None  # cheaper to reload than to re-key in place
 
     # ---- name mappings ------------------------------------------------------------------
@@ -291,7 +305,8 @@ class StateDB:
         self._db.execute("DELETE FROM name_mappings WHERE disk_name = ?", (disk_name,))
 
     def mappings(self) -> dict[str, str]:
-        """disk name -> remote name."""
+        """disk name -> remote name: "folder/disk" -> "folder/remote" for a file (folder: its
+        remote name), "disk" -> "remote" for a folder (syncd/sync/localnames.py reads them)."""
         rows = self._db.execute("SELECT disk_name, remote_name FROM name_mappings")
         return {str(d): str(r) for d, r in rows}
 

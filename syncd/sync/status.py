@@ -24,8 +24,9 @@ from syncd.config import Settings, default_config_path
 from syncd.errors import DaemonNotRunning, LocalError
 from syncd.log import get_logger
 
-State = Literal["idle", "syncing", "paused", "offline", "stopped", "error"]
-STATES: tuple[str, ...] = ("idle", "syncing", "paused", "offline", "stopped", "error")
+# attention: nothing more to do by itself, but some actions keep failing (see `errors`)
+State = Literal["idle", "syncing", "paused", "offline", "stopped", "error", "attention"]
+STATES: tuple[str, ...] = ("idle", "syncing", "paused", "offline", "stopped", "error", "attention")
 COMMANDS = ("status", "pause", "resume", "approve", "restore")
 MAX_ERRORS = 20
 MAX_REQUEST_BYTES = 64 * 1024
@@ -115,6 +116,7 @@ class StatusBoard:
         self.waiting: dict[str, WaitingFile] = {}
         self.held_deletes: dict[str, list[str]] = {"remote": [], "local": []}
         self.not_synced: dict[str, str] = {}
+        self.stored_as: dict[str, str] = {}  # remote path -> why it has another disk name
         self.errors: deque[ErrorEntry] = deque(maxlen=MAX_ERRORS)
         self.last_sync_at: float | None = None
 
@@ -176,6 +178,11 @@ class StatusBoard:
             else:
                 self.not_synced.pop(path, None)
 
+    def set_stored_as(self, entries: list[tuple[str, str]]) -> None:
+        """Files and folders kept under another name on this disk (exFAT/FAT/NTFS roots)."""
+        with self._lock:
+            self.stored_as = dict(entries)
+
     def add_error(self, path: str, reason: str, at: float | None = None) -> None:
         with self._lock:
             self.errors.append(ErrorEntry(time.time() if at is None else at, path, reason))
@@ -196,6 +203,7 @@ class StatusBoard:
                 "waiting": [asdict(w) for w in self.waiting.values()],
                 "held_deletes": _held_snapshot(self.held_deletes),
                 "not_synced": [{"path": p, "reason": r} for p, r in self.not_synced.items()],
+                "stored_as": [{"path": p, "reason": r} for p, r in self.stored_as.items()],
                 "errors": [asdict(e) for e in self.errors],
                 "last_sync_at": self.last_sync_at,
                 "now": time.time(),

@@ -1,6 +1,7 @@
 """Local file mechanics of transfers: a download lands in a temp file in the same folder, is
-hashed while written, fsynced, re-checked and renamed into place with the remote mtime; a cut
-download resumes from its temp file. Also the re-check helpers used before destroying."""
+hashed while written, fsynced, re-checked and placed (never over a file that appeared) with the
+remote mtime; a cut download resumes from its temp file. Also the re-check helpers used before
+destroying."""
 
 from __future__ import annotations
 
@@ -10,50 +11,35 @@ import hashlib
 import os
 from pathlib import Path
 
-from syncd.errors import LocalError, TransportError
+from syncd.errors import StaleError, TransportError
 from syncd.sync.client import ApiClient, Progress
-from syncd.sync.model import LocalFile, RemoteFile
+from syncd.sync.ignore import TEMP_PREFIX
+from syncd.sync.model import LocalFile, RemoteFile, RootTraits
+from syncd.sync.rootfs import fsync_dir, place_new
 
-TEMP_PREFIX = ".syncd-tmp-"
-
-
-class StaleError(LocalError):
-    """The path no longer matches what the plan saw: rescan instead of acting."""
+__all__ = ["TEMP_PREFIX", "StaleError", "download_file", "matches", "require_unchanged"]
 
 
 def temp_path_for(target: Path, file_id: str) -> Path:
     return target.parent / f"{TEMP_PREFIX}{file_id}.part"
 
 
-def matches(path: Path, expected: LocalFile) -> bool:
-    """True when `path` is still the very file the plan saw (size, mtime, inode)."""
+def matches(path: Path, expected: LocalFile, traits: RootTraits) -> bool:
+    """True when `path` is still the very file the plan saw (size, mtime, inode, as far as the
+    root can tell them apart)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return False
-    return (st.st_size, st.st_mtime_ns, st.st_ino) == (
-        expected.size,
-        expected.mtime_ns,
-        expected.inode,
+    return traits.same_stat(
+        (st.st_size, st.st_mtime_ns, st.st_ino),
+        (expected.size, expected.mtime_ns, expected.inode),
     )
 
 
-def require_unchanged(path: Path, expected: LocalFile) -> None:
-    if not matches(path, expected):
+def require_unchanged(path: Path, expected: LocalFile, traits: RootTraits) -> None:
+    if not matches(path, expected, traits):
         raise StaleError(f"{path} changed since it was scanned")
-
-
-def require_absent(path: Path) -> None:
-    if os.path.lexists(path):
-        raise StaleError(f"{path} appeared since it was scanned")
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _hash_prefix(temp: Path) -> tuple[hashlib._Hash, int]:
@@ -71,6 +57,7 @@ async def download_file(
     remote: RemoteFile,
     target: Path,
     replaces: LocalFile | None,
+    traits: RootTraits,
     progress: Progress | None = None,
 ) -> os.stat_result:
     """Download `remote` into `target`. Returns the stat of the placed file. On any failure the
@@ -126,11 +113,17 @@ async def download_file(
             raise local from None
         finally:
             handle.close()
-    return await asyncio.to_thread(_place, temp, target, remote, digest.hexdigest(), replaces)
+    sha256_hex = digest.hexdigest()
+    return await asyncio.to_thread(_place, temp, target, remote, sha256_hex, replaces, traits)
 
 
 def _place(
-    temp: Path, target: Path, remote: RemoteFile, sha256_hex: str, replaces: LocalFile | None
+    temp: Path,
+    target: Path,
+    remote: RemoteFile,
+    sha256_hex: str,
+    replaces: LocalFile | None,
+    traits: RootTraits,
 ) -> os.stat_result:
     size = temp.stat().st_size
     if sha256_hex != remote.sha256 or size != remote.size:
@@ -138,14 +131,9 @@ def _place(
         raise StaleError(f"{target.name}: content does not match the server's digest")
     os.utime(temp, ns=(remote.mtime_ns, remote.mtime_ns))
     if replaces is None:
-        # link() refuses an existing target: a file the user just created is never clobbered.
-        try:
-            os.link(temp, target)
-        except FileExistsError as exc:
-            raise StaleError(f"{target} appeared since it was scanned") from exc
-        temp.unlink()
+        place_new(temp, target, traits.placement)  # never over a file the user just created
     else:
-        require_unchanged(target, replaces)
+        require_unchanged(target, replaces, traits)
         os.replace(temp, target)
     fsync_dir(target.parent)
     return os.lstat(target)

@@ -1,6 +1,7 @@
 """The status board's snapshot is JSON-able, complete, and keeps only the last 20 errors."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,38 @@ def test_watchdog_interval_is_half_of_watchdog_usec() -> None:
     assert not Watchdog.from_env({"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": "1"}).enabled
     assert not Watchdog.from_env({}).enabled
     assert not Watchdog.from_env({"WATCHDOG_USEC": "junk"}).enabled
+
+
+def test_attention_state_reads_well_in_both_renderings() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from syncd.status_render import STATE_STYLE, render_rich
+    from syncd.sync.daemon import attention_reason
+
+    failed = [
+        ("Alice/a.mp4", "No space left on device"),
+        ("Alice/b.mp4", "No space left on device"),
+        ("Bob/c.mp4", "forbidden: no"),
+    ]
+    reason = attention_reason(failed)
+    assert reason == (
+        "3 items keep failing: Alice/a.mp4: No space left on device; "
+        "Alice/b.mp4: No space left on device; ..."
+    )
+    assert attention_reason(failed[:1]).startswith("1 item keeps failing: Alice/a.mp4")
+    board = StatusBoard(root=Path("/media/backup"))
+    board.set_state("attention", reason)
+    board.set_stored_as([("Shop/a:b.jpg", "stored as 'a_b.jpg': the name holds ...")])
+    snap = json.loads(json.dumps(board.snapshot()))
+    assert snap["stored_as"] == [
+        {"path": "Shop/a:b.jpg", "reason": "stored as 'a_b.jpg': the name holds ..."}
+    ]
+    text = render_plain(snap)
+    assert "attention: 3 items keep failing" in text
+    assert "renamed on this disk: Shop/a:b.jpg: stored as 'a_b.jpg'" in text
+    out = StringIO()
+    render_rich(snap, Console(file=out, force_terminal=True, width=120))
+    assert STATE_STYLE["attention"] not in (STATE_STYLE["idle"], STATE_STYLE["error"])
+    assert "\x1b[" in out.getvalue() and "renamed on this disk" in out.getvalue()
