@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.ops_commands import DEFAULT_UNIT_VALUES, render_user_unit
+from syncd.init_command import DEFAULT_UNIT_VALUES, render_user_unit
 
 from .conftest import REPO, OpsEnv, write_private
 
@@ -86,6 +86,7 @@ def test_init_writes_private_files_and_unit(ops_env: OpsEnv, tmp_path: Path) -> 
         "--root",
         str(root),
         "--token-stdin",
+        "--offline",  # no server here; the check itself: test_init_checks_the_server...
         "--systemd",
         "--no-start",
         input_text="t0ken-from-stdin\n",
@@ -105,7 +106,7 @@ def test_init_writes_private_files_and_unit(ops_env: OpsEnv, tmp_path: Path) -> 
     if ANALYZE is not None:
         _verify(unit, ops_env, user=True)  # real paths, spaces and % included
 
-    check = ops_env.run("check-config", "--config", str(config))
+    check = ops_env.run("check-config", "--config", str(config), "--offline")
     assert check.returncode == 0, check.stderr
     assert f'root = "{root}"' in check.stdout
 
@@ -113,6 +114,7 @@ def test_init_writes_private_files_and_unit(ops_env: OpsEnv, tmp_path: Path) -> 
 def test_init_refusals(ops_env: OpsEnv, tmp_path: Path) -> None:
     config = tmp_path / "cfg" / "config.toml"
     base = ["init", "--config", str(config), "--server", "http://h:1", "--root", str(tmp_path)]
+    base.append("--offline")
     assert ops_env.run(*base).returncode == 2  # neither --token-file nor --token-stdin
     loose = write_private(tmp_path / "loose-token", "abc\n", mode=0o644)
     done = ops_env.run(*base, "--token-file", str(loose))
@@ -121,7 +123,7 @@ def test_init_refusals(ops_env: OpsEnv, tmp_path: Path) -> None:
     good = write_private(tmp_path / "token", "abc\n")
     assert ops_env.run(*base, "--token-file", str(good)).returncode == 0
     again = ops_env.run(*base, "--token-file", str(good))
-    assert again.returncode == 1 and "--force" in again.stderr
+    assert again.returncode == 7 and "--force" in again.stderr  # its own code, not "refused"
     assert ops_env.run(*base, "--token-file", str(good), "--force").returncode == 0
     bad_url = ops_env.run(
         "init",
@@ -134,5 +136,6 @@ def test_init_refusals(ops_env: OpsEnv, tmp_path: Path) -> None:
         "--token-file",
         str(good),
         "--force",
+        "--offline",
     )
     assert bad_url.returncode == 78 and "server.url" in bad_url.stderr
