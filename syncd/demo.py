@@ -153,14 +153,21 @@ Ctrl-C stops the daemon and the server.
     )
 
 
-async def _print_activity(board: StatusBoard) -> None:
-    """The daemon's events, one line each, as they happen."""
-    seen = 0
-    while True:
-        for event in board.activity.since(seen):
-            seen = event["seq"]
+class ActivityPrinter:
+    """The daemon's events, one line each, as they happen (and the last ones at exit)."""
+
+    def __init__(self, board: StatusBoard) -> None:
+        self.board, self.seen = board, 0
+
+    def flush(self) -> None:
+        for event in self.board.activity.since(self.seen):
+            self.seen = event["seq"]
             click.echo(describe(event))
-        await asyncio.sleep(PRINT_EVERY_S)
+
+    async def run(self) -> None:
+        while True:
+            self.flush()
+            await asyncio.sleep(PRINT_EVERY_S)
 
 
 def _say_with_clock(text: str) -> None:
@@ -186,6 +193,7 @@ async def _run(base: Path, port: int, interval_s: float | None) -> int:
     server, url = _start_server(server_dir, data / "server.log", free)
     gateway = SampleGateway(server_dir)
     tasks: list[asyncio.Task[None]] = []
+    printer: ActivityPrinter | None = None
     try:
         first_run = not token_file.exists()
         if first_run:
@@ -204,7 +212,8 @@ async def _run(base: Path, port: int, interval_s: float | None) -> int:
         files = await _wait_filed(url, token, len(FIRST_ITEMS) if first_run else 0)
         _print_intro(root, config, url, files, interval_s)
         board = StatusBoard(name="demo", config_path=config, root=root, mode="mirror")
-        tasks.append(asyncio.create_task(_print_activity(board)))
+        printer = ActivityPrinter(board)
+        tasks.append(asyncio.create_task(printer.run()))
         if interval_s:
             known = {item.name for item in FIRST_ITEMS}
             say = _say_with_clock
@@ -220,6 +229,8 @@ async def _run(base: Path, port: int, interval_s: float | None) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if printer is not None:
+            printer.flush()
         await gateway.stop()
         server.send_signal(signal.SIGTERM)
         try:
