@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
@@ -65,13 +66,31 @@ def test_user_unit_verifies(ops_env: OpsEnv, tmp_path: Path, user: bool) -> None
     )
 
 
+def _documented_prefix() -> str:
+    """The prefix docs/run-the-server.md installs syncd into (`python3.11 -m venv PREFIX`)."""
+    text = (REPO / "docs" / "run-the-server.md").read_text()
+    block = text.split("<!-- server-install:", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    venv = re.search(r"^python3\.11 -m venv (\S+)$", block, re.M)
+    assert venv is not None, block
+    assert f"{venv.group(1)}/bin/pip install" in block
+    return venv.group(1)
+
+
 @needs_analyze
 def test_server_unit_verifies(ops_env: OpsEnv, tmp_path: Path) -> None:
+    """The unit runs `PREFIX/bin/syncd` of the documented install; with PREFIX standing for
+    this test's own virtual environment (the same layout) it verifies clean."""
     source = REPO / "systemd" / "syncd-server.service"
     text = source.read_text()
+    prefix = _documented_prefix()
     assert "DynamicUser=yes" in text and "StateDirectory=syncd-server" in text
-    assert "ExecStart=/usr/local/bin/syncd serve --data ${STATE_DIRECTORY}" in text
-    _verify(_with_exec(source, tmp_path / "syncd-server.service"), ops_env, user=False)
+    assert "\nLimitNOFILE=65536\n" in text
+    assert f"\nExecStart={prefix}/bin/syncd serve --data ${{STATE_DIRECTORY}} " in text
+    installed = Path(sys.prefix) / "bin" / "syncd"
+    assert installed.is_file() and os.access(installed, os.X_OK)
+    unit = tmp_path / "syncd-server.service"
+    unit.write_text(text.replace(f"{prefix}/bin/syncd", str(installed)))
+    _verify(unit, ops_env, user=False)
 
 
 def test_init_writes_private_files_and_unit(ops_env: OpsEnv, tmp_path: Path) -> None:
