@@ -1,6 +1,7 @@
 """Client commands: `usage`, `ls`, `link`, `trash`, `restore PATH` ask the library server
 directly (no daemon needed); `approve` and `restore` without a path talk to the running daemon
-over its status socket. Exit codes: 0 ok, 1 refused, 3 no daemon, 6 unreachable, 78 config."""
+over its status socket. Exit codes: 0 ok, 1 refused, 3 no daemon, 5 token rejected, 6 unreachable,
+78 config."""
 
 from __future__ import annotations
 
@@ -12,24 +13,23 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from syncd.config import Settings, load_settings, resolve_token
-from syncd.errors import ApiError, DaemonNotRunning, SyncdError, TransportError
+from syncd.ask import Refused, ask_server, fail
+from syncd.config import Settings, resolve_token
+from syncd.errors import DaemonNotRunning
+from syncd.locate import command_settings, one_daemon_socket
 from syncd.protocol import File, Folder, ShareLink, name_key
-from syncd.sync.client import ApiClient, RetryPolicy
-from syncd.sync.status import discover, query, socket_path_for_settings
+from syncd.sync.client import ApiClient
+from syncd.sync.status import query
+from syncd.units import plural
 
 T = TypeVar("T")
-EXIT_REFUSED = 1
-EXIT_NO_DAEMON = 3
-EXIT_UNREACHABLE = 6
 LARGEST_SHOWN = 10
 LISTING_PARALLEL = 4
-# A person is waiting: retry a hiccup once, then say the server is unreachable.
-CLI_RETRY = RetryPolicy(attempts=2, base_s=0.2, cap_s=1.0)
+EXIT_NO_DAEMON = 3
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
@@ -43,31 +43,9 @@ CONFIG_OPTION = click.option(
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
-class Refused(SyncdError):
-    """The request cannot be done as asked (no such folder, file not in the trash): exit 1."""
-
-
-def _fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
-    click.echo(f"syncd: {message}", err=True)
-    sys.exit(code)
-
-
 def _server(settings: Settings, work: Callable[[ApiClient], Awaitable[T]]) -> T:
-    """Run `work` against the server; refusals exit 1, an unreachable server exits 6."""
-    token = resolve_token(settings)
-
-    async def run() -> T:
-        async with ApiClient(settings.server.url, token, retry=CLI_RETRY) as api:
-            return await work(api)
-
-    try:
-        return asyncio.run(run())
-    except TransportError as exc:
-        _fail(f"cannot reach the server at {settings.server.url} ({exc})", EXIT_UNREACHABLE)
-    except ApiError as exc:
-        _fail(f"the server refused: {exc.message} ({exc.code})")
-    except Refused as exc:
-        _fail(str(exc))
+    """Run `work` against the configured server (exit codes: see syncd.ask)."""
+    return ask_server(settings.server.url, resolve_token(settings), work)
 
 
 def _echo_json(data: Any) -> None:
@@ -164,7 +142,7 @@ def usage(config_path: Path | None, as_json: bool) -> None:
       syncd usage --config ~/.config/syncd/config.toml
       syncd usage --json | jq .largest
     """
-    data = _server(load_settings(config_path, {}), _usage)
+    data = _server(command_settings(config_path), _usage)
     if as_json:
         _echo_json(data)
         return
@@ -203,7 +181,7 @@ def ls(folder: str | None, config_path: Path | None, as_json: bool) -> None:
     """
     from syncd import client_render
 
-    settings = load_settings(config_path, {})
+    settings = command_settings(config_path)
     if folder is None:
         folders = [_folder_dict(f) for f in _server(settings, lambda api: api.folders())]
         if as_json:
@@ -243,7 +221,7 @@ def link(path: str, config_path: Path | None, expires: str) -> None:
     Example:
       syncd link "Alice Martin/IMG-20261124-WA0003.jpg" --expires 2d
     """
-    settings = load_settings(config_path, {})
+    settings = command_settings(config_path)
     folder_name, name = library_path(settings, path)
     expires_in_s = parse_duration_s(expires)
 
@@ -271,7 +249,7 @@ def trash(config_path: Path | None, as_json: bool) -> None:
       syncd trash
       syncd trash --json | jq '.items[].name'
     """
-    items = _server(load_settings(config_path, {}), lambda api: api.trash())
+    items = _server(command_settings(config_path), lambda api: api.trash())
     rows = [i.model_dump(mode="json") for i in items]
     if as_json:
         _echo_json({"items": rows})
@@ -290,49 +268,24 @@ async def _restore_path(api: ApiClient, folder_name: str, name: str) -> tuple[st
     return newest.name, await api.restore_trash(newest.id)
 
 
-def _daemon_socket(config_path: Path | None) -> Path:
-    """With --config: that daemon. Without: the default config's daemon if it answers, else
-    the only daemon running; several daemons need --config (approve is not a broadcast)."""
-    own = socket_path_for_settings(load_settings(config_path, {}))
-    if config_path is not None or _answers(own):
-        return own
-    running = discover()
-    if not running:
-        raise DaemonNotRunning("no syncd daemon is running (start one with `syncd run`)")
-    if len(running) > 1:
-        raise click.UsageError("several daemons are running: choose one with --config FILE")
-    return running[0]
-
-
-def _answers(sock: Path) -> bool:
-    try:
-        return bool(query(sock, "status", timeout_s=1.0).get("ok"))
-    except DaemonNotRunning:
-        return False
-
-
 def _ask_daemon(config_path: Path | None, cmd: str) -> dict[str, Any]:
     try:
-        sock = _daemon_socket(config_path)
+        sock = one_daemon_socket(config_path)
         answer = query(sock, cmd)
     except DaemonNotRunning as exc:
-        _fail(str(exc), EXIT_NO_DAEMON)
+        fail(str(exc), EXIT_NO_DAEMON)
     if not answer.get("ok"):
-        _fail(f"the daemon refused: {answer.get('error', 'no reason given')}")
+        fail(f"the daemon refused: {answer.get('error', 'no reason given')}")
     return answer
 
 
-def _restored_text(restored: Any, sides: Any) -> str:
-    if isinstance(restored, list):
-        restored = len(restored) if not restored else ", ".join(map(str, restored))
-    if restored in (0, None):
-        return "no held deletes to cancel"
+def _restored_text(restored: int, sides: list[str]) -> str:
     where = {
         "remote": "the files come back from the server",
         "local": "the files are kept and go back to the server",
     }
     back = "; ".join(where[s] for s in sides or ["remote"] if s in where)
-    return f"cancelled held deletes ({restored}); {back}"
+    return f"cancelled {plural(restored, 'held delete')}; {back}"
 
 
 @click.command()
@@ -351,11 +304,11 @@ def restore(path: str | None, config_path: Path | None) -> None:
     """
     if path is None:
         answer = _ask_daemon(config_path, "restore")
-        click.echo(
-            answer.get("message") or _restored_text(answer.get("restored"), answer.get("sides"))
-        )
+        if not answer.get("restored"):
+            fail("nothing to restore: no deletes are held (see `syncd status`)")
+        click.echo(_restored_text(int(answer["restored"]), list(answer.get("sides") or [])))
         return
-    settings = load_settings(config_path, {})
+    settings = command_settings(config_path)
     folder_name, name = library_path(settings, path)
     old_name, file = _server(settings, lambda api: _restore_path(api, folder_name, name))
     renamed = f" as {file.name!r} (the name was taken)" if file.name != old_name else ""
@@ -373,4 +326,7 @@ def approve(config_path: Path | None) -> None:
       syncd approve --config ~/.config/syncd/config.toml
     """
     answer = _ask_daemon(config_path, "approve")
-    click.echo(answer.get("message") or "approved: the held deletes are being sent")
+    if not answer.get("approved"):
+        fail(answer.get("message") or "nothing to approve: no deletes are held")
+    count = plural(int(answer["approved"]), "held delete")
+    click.echo(f"approved {count}: the daemon sends them now (see `syncd activity`)")

@@ -11,7 +11,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from syncd.status_render import human_bytes
+from syncd.units import human_bytes, plural
 
 BAR_WIDTH = 30
 
@@ -33,7 +33,8 @@ def plain_bar(used: int, limit: int, width: int = BAR_WIDTH) -> str:
 def usage_plain(usage: dict[str, Any]) -> str:
     lines = [
         usage_headline(usage) + "  " + plain_bar(usage["used_bytes"], usage["limit_bytes"]),
-        f"files: {usage['counts'].get('files', 0)}  folders: {usage['counts'].get('folders', 0)}",
+        f"{plural(usage['counts'].get('files', 0), 'file')}, "
+        f"{plural(usage['counts'].get('folders', 0), 'folder')}",
         "",
         "by kind:",
     ]
@@ -41,7 +42,8 @@ def usage_plain(usage: dict[str, Any]) -> str:
     lines += ["", "by folder:"]
     width = max((len(f["name"]) for f in usage["folders"]), default=0)
     lines += [
-        f"  {f['name']:<{width}}  {f['file_count']:>6} files  {human_bytes(f['bytes']):>10}"
+        f"  {f['name']:<{width}}  {plural(f['file_count'], 'file'):>11}"
+        f"  {human_bytes(f['bytes']):>10}"
         for f in usage["folders"]
     ] or ["  (no folders)"]
     lines += ["", "largest files:"]

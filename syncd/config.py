@@ -10,6 +10,7 @@ import stat
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import (
@@ -48,14 +49,38 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be the server's address (None: it can). `init`, `check-config` and
+    every config load apply this one rule."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be http://HOST[:PORT] or https://HOST[:PORT] (got {url!r})"
+    return None
+
+
+def _check_url(url: str) -> str:
+    problem = url_problem(url)
+    if problem:
+        raise ValueError(problem)
+    return url
+
+
+def _check_root(path: Path) -> Path:
+    # A missing root is fine (first sync creates it; an unmounted disk is reported later);
+    # an existing file is a mistake in the config.
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} is a file, not a folder")
+    return path
+
+
 class ServerSection(_Section):
-    url: str = "http://127.0.0.1:8750"
+    url: Annotated[str, AfterValidator(_check_url)] = "http://127.0.0.1:8750"
     token_file: UserPath | None = None
     token: SecretStr | None = None  # least safe: prefer token_file or systemd credentials
 
 
 class SyncSection(_Section):
-    root: UserPath = Path("~/WhatsApp Media")
+    root: Annotated[UserPath, AfterValidator(_check_root)] = Path("~/WhatsApp Media")
     mode: Literal["mirror", "backup"] = "mirror"
     transfers: int = Field(4, ge=1, le=64)
     max_delete: int = Field(50, ge=0)
@@ -176,6 +201,8 @@ def _describe(error: ErrorDetails) -> str:
         return f"{key}: must be {op} {ctx.get(name)} (got {got!r})"
     if kind == "extra_forbidden":
         return f"{key}: unknown key"
+    if kind == "value_error":  # our own validators: their sentence says it all
+        return f"{key}: {ctx.get('error')}"
     if kind == "literal_error":
         return f"{key}: must be one of {ctx.get('expected')} (got {got!r})"
     return f"{key}: {error['msg'][:1].lower()}{error['msg'][1:]} (got {got!r})"
@@ -237,6 +264,11 @@ def resolve_token(settings: Settings) -> str:
         return _non_empty(cred.read_text(encoding="utf-8").strip(), f"credential {cred}")
     if settings.server.token is not None:
         return _non_empty(settings.server.token.get_secret_value().strip(), "server.token")
+    if settings.config_path is None:
+        # Nothing configured at all: the real problem is the missing file, not the token.
+        raise ConfigError(
+            f"no config file at {default_config_path()}: run `syncd init` or pass --config"
+        )
     raise ConfigError(
         "server.token_file: no token configured (set server.token_file, provide the systemd "
         f"credential {CREDENTIAL_NAME}, or set server.token)"

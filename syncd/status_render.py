@@ -12,8 +12,14 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from syncd.activity import describe
+from syncd.units import human_bytes, plural
+
 SHOWN_ERRORS = 5
+HELD_SHOWN = 10
+SHOWN_ACTIVITY = 5
 STATE_STYLE = {
+    "connecting": "cyan",
     "idle": "green",
     "syncing": "cyan",
     "paused": "yellow",
@@ -22,17 +28,6 @@ STATE_STYLE = {
     "error": "red",
     "attention": "dark_orange",
 }
-
-
-def human_bytes(n_bytes: int | None) -> str:
-    if n_bytes is None:
-        return "?"
-    value = float(n_bytes)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
 
 
 def _ago(at: float | None, now: float) -> str:
@@ -55,11 +50,36 @@ def _usage_line(snap: dict[str, Any]) -> str:
     return f"usage: {human_bytes(used)} of {human_bytes(limit)} ({100 * used / limit:.0f}%)"
 
 
+QUEUE_NOUNS = {  # queue key -> (one item, several)
+    "uploads": ("upload", "uploads"),
+    "downloads": ("download", "downloads"),
+    "deletes": ("delete", "deletes"),
+    "rescans": ("rescan", "rescans"),
+    "waiting": ("file waiting for quota", "files waiting for quota"),
+    "held": ("held delete", "held deletes"),
+    "failed": ("failed item", "failed items"),
+}
+
+
 def _queue_line(snap: dict[str, Any]) -> str:
-    queue = snap.get("queue") or {}
+    queue = dict(snap.get("queue") or {})
+    if "held" in queue:
+        # The daemon counts held *actions* (a folder delete is one); people count files.
+        queue["held"] = snap["held_deletes"]["count"]
     if not any(queue.values()):
         return "queue: empty"
-    return "queue: " + ", ".join(f"{n} {kind}" for kind, n in queue.items() if n)
+    nouns = []
+    for kind, n in queue.items():
+        if n:
+            nouns.append(plural(n, *QUEUE_NOUNS.get(kind, (kind, kind))))
+    return "queue: " + ", ".join(nouns)
+
+
+def held_summary(held: dict[str, Any]) -> list[str]:
+    """The first HELD_SHOWN held paths, then "and N more" (a held delete can be thousands)."""
+    paths: list[str] = held["paths"][:HELD_SHOWN]
+    rest = held["count"] - len(paths)
+    return paths + ([f"and {rest} more (all: syncd status --json)"] if rest > 0 else [])
 
 
 def _title(snap: dict[str, Any]) -> str:
@@ -91,13 +111,14 @@ def render_plain(snap: dict[str, Any]) -> str:
             f"  held deletes: {held['count']} ({held_sides(held)}; "
             "run `syncd approve` or `syncd restore`)"
         )
-        lines += [f"    {p}" for p in held["paths"]]
+        lines += [f"    {p}" for p in held_summary(held)]
     for item in snap.get("not_synced", []):
         lines.append(f"  not synced: {item['path']}: {item['reason']}")
     for item in snap.get("stored_as", []):
         lines.append(f"  renamed on this disk: {item['path']}: {item['reason']}")
     for e in snap["errors"]:
         lines.append(f"  error {_ago(e['at'], now)}: {e['path']}: {e['reason']}")
+    lines += [f"  recent: {describe(e)}" for e in (snap.get("activity") or [])[-SHOWN_ACTIVITY:]]
     return "\n".join(lines)
 
 
@@ -179,7 +200,7 @@ def _tables(snap: dict[str, Any]) -> list[RenderableType | None]:
         _simple_table(
             f"held deletes: {held['count']} ({held_sides(held)}; syncd approve | syncd restore)",
             ("file",),
-            [(p,) for p in held["paths"]],
+            [(p,) for p in held_summary(held)],
             "bold red",
         ),
         _simple_table(
@@ -204,8 +225,16 @@ def _tables(snap: dict[str, Any]) -> list[RenderableType | None]:
     ]
 
 
-def render_rich(snap: dict[str, Any], console: Console) -> None:
-    """A panel per daemon: state, usage bar, queue, then the tables that have rows."""
+def _activity(snap: dict[str, Any]) -> RenderableType | None:
+    events = snap.get("activity") or []
+    if not events:
+        return None
+    lines = [Text(describe(e)) for e in events[-SHOWN_ACTIVITY:]]
+    return Group(Text("recent activity", style="bold"), *lines)
+
+
+def status_panel(snap: dict[str, Any]) -> Panel:
+    """A panel per daemon: state, usage bar, queue, the tables that have rows, recent events."""
     now = snap.get("now") or time.time()
     facts = [
         _queue_line(snap),
@@ -216,13 +245,15 @@ def render_rich(snap: dict[str, Any], console: Console) -> None:
         facts.append(f"config {snap['config_path']}")
     header = Text(" · ".join(facts), style="dim")
     parts: list[RenderableType] = [_usage_bar(snap), header]
-    parts += [t for t in _tables(snap) if t is not None]
+    parts += [t for t in [*_tables(snap), _activity(snap)] if t is not None]
     style = STATE_STYLE.get(snap["state"], "white")
-    console.print(
-        Panel(
-            Group(*parts),
-            title=Text(_title(snap), style=f"bold {style}"),
-            title_align="left",
-            border_style=style,
-        )
+    return Panel(
+        Group(*parts),
+        title=Text(_title(snap), style=f"bold {style}"),
+        title_align="left",
+        border_style=style,
     )
+
+
+def render_rich(snap: dict[str, Any], console: Console) -> None:
+    console.print(status_panel(snap))

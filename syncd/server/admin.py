@@ -10,7 +10,7 @@ import click
 from syncd.errors import ApiError
 from syncd.server.db import Db
 from syncd.server.ingest import commands as ingest_commands
-from syncd.server.quota import format_size, parse_size
+from syncd.server.quota import parse_size
 from syncd.server.users import (
     DEFAULT_MAX_FILE_BYTES,
     create_user,
@@ -18,6 +18,7 @@ from syncd.server.users import (
     rotate_token,
     set_quota,
 )
+from syncd.units import human_bytes
 
 _DATA = click.option(
     "--data",
@@ -86,7 +87,7 @@ def add_user(name: str, quota: int, max_file: int, data_dir: Path) -> None:
         raise click.ClickException(exc.message) from exc
     finally:
         db.close()
-    click.echo(f"created user {name} ({user_id}), quota {format_size(quota)}; token:")
+    click.echo(f"created user {name} ({user_id}), quota {human_bytes(quota)}; token:")
     click.echo(token)
 
 
@@ -108,8 +109,8 @@ def list_users_cmd(data_dir: Path) -> None:
     for r in rows:
         click.echo(
             f"{r['name']:<20} {r['id']:<20} {r['file_count']:>7} "
-            f"{format_size(r['used_bytes']):>11} {format_size(r['limit_bytes']):>11} "
-            f"{format_size(r['max_file_bytes']):>10}"
+            f"{human_bytes(r['used_bytes']):>11} {human_bytes(r['limit_bytes']):>11} "
+            f"{human_bytes(r['max_file_bytes']):>10}"
         )
 
 
@@ -132,7 +133,7 @@ def set_quota_cmd(name: str, size: int, max_file: int | None, data_dir: Path) ->
         raise click.ClickException(exc.message) from exc
     finally:
         db.close()
-    click.echo(f"quota of {name} set to {format_size(size)}")
+    click.echo(f"quota of {name} set to {human_bytes(size)}")
 
 
 @admin.command("rotate-token")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from syncd.errors import FileTooLarge, QuotaExceeded
 from syncd.server.db import Db
+from syncd.units import human_bytes
 
 _UNITS = {"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 _UNITS |= {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -22,15 +23,6 @@ def parse_size(text: str) -> int:
     if not match or unit not in _UNITS:
         raise ValueError(f"{text!r} is not a size (use bytes or IEC units: 200MiB, 5GiB)")
     return int(float(match.group(1)) * _UNITS[unit])
-
-
-def format_size(n_bytes: int) -> str:
-    value = float(n_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{n_bytes} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -63,16 +55,16 @@ class Quotas:
             )
         if n_bytes > row["max_file_bytes"]:
             raise FileTooLarge(
-                f"file of {format_size(n_bytes)} is above the per-file limit of "
-                f"{format_size(row['max_file_bytes'])}",
+                f"file of {human_bytes(n_bytes)} is above the per-file limit of "
+                f"{human_bytes(row['max_file_bytes'])}",
                 size_bytes=n_bytes,
                 max_file_bytes=row["max_file_bytes"],
             )
         used = int(row["used_bytes"]) + self._reserved[user_id]
         if used + n_bytes > row["limit_bytes"]:
             raise QuotaExceeded(
-                f"not enough space: needs {format_size(n_bytes)}, "
-                f"{format_size(max(0, row['limit_bytes'] - used))} free",
+                f"not enough space: needs {human_bytes(n_bytes)}, "
+                f"{human_bytes(max(0, row['limit_bytes'] - used))} free",
                 used_bytes=used,
                 limit_bytes=row["limit_bytes"],
                 needed_bytes=n_bytes,

@@ -13,8 +13,8 @@ from syncd.server import feed, trash
 from syncd.server.db import now_ns
 from syncd.server.files import get_file, row_by_name
 from syncd.server.folders import create_folder
-from syncd.server.quota import format_size
 from syncd.server.state import ServerState
+from syncd.units import human_bytes
 
 log = get_logger(__name__)
 MAX_RESTORED_SUFFIX = 1000
@@ -55,8 +55,8 @@ def _check_quota(state: ServerState, user_id: str, size: int) -> None:
     used = int(row["used_bytes"]) + state.quotas.reserved_bytes(user_id)
     if used + size > int(row["limit_bytes"]):
         raise QuotaExceeded(
-            f"not enough space to restore: needs {format_size(size)}, "
-            f"{format_size(max(0, int(row['limit_bytes']) - used))} free",
+            f"not enough space to restore: needs {human_bytes(size)}, "
+            f"{human_bytes(max(0, int(row['limit_bytes']) - used))} free",
             used_bytes=used,
             limit_bytes=int(row["limit_bytes"]),
             needed_bytes=size,

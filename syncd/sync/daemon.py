@@ -82,6 +82,9 @@ def held_paths(held: list[m.Action]) -> dict[str, list[str]]:
 def report_pass(
     board: StatusBoard, engine: Engine, result: PassResult, notifier: DesktopNotifier
 ) -> None:
+    board.activity.waiting_now(
+        [(str(w.path), w.needed_bytes, w.free_bytes) for w in result.gated.waiting]
+    )
     board.clear_waiting()
     for waiting in result.gated.waiting:
         board.set_waiting(str(waiting.path), waiting.needed_bytes, waiting.free_bytes)
@@ -130,6 +133,7 @@ class Daemon:
         # run meanwhile; they must not report "idle" while remote changes cannot arrive.
         self.feed_problem: str | None = None
         self.attention_notified = False  # one desktop notification per spell of failures
+        engine.on_done = board.activity.action_done
 
     async def on_command(self, cmd: str, _request: dict[str, Any]) -> dict[str, Any]:
         if cmd == "pause":
@@ -139,8 +143,12 @@ class Daemon:
             self.paused = False
             self.wakeups.hint(None)
         elif cmd == "approve":
+            if not self.engine.held:
+                # Approving nothing must not pre-approve the next big delete.
+                return {"approved": 0, "message": "nothing to approve: no deletes are held"}
             self.engine.deletes_approved = True
             self.wakeups.hint(None)
+            return {"approved": len(self.engine.held)}
         elif cmd == "restore":
             sides = {s for s, paths in held_paths(self.engine.held).items() if paths}
             restored = self.engine.restore_held()

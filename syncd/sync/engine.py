@@ -7,6 +7,7 @@ import asyncio
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +74,10 @@ def _action_path(action: m.Action) -> str:
     return str(getattr(action, "path", getattr(action, "name", "")))
 
 
+def _nothing(_action: m.Action) -> None:
+    pass
+
+
 def _may_see_half_a_move(tree: m.LocalTree, base: m.BaseTree, only: set[str]) -> bool:
     """A partial scan may see one end of a move between folders: the file gone from a
     rescanned folder, or arrived in one with the inode of a file in a folder not rescanned
@@ -109,6 +114,7 @@ class Engine:
         self._probed: tuple[int, int] | None = None  # (st_dev, st_ino) of the probed root
         self._sem = asyncio.Semaphore(options.transfers)
         self._inflight_bytes = 0
+        self.on_done: Callable[[m.Action], None] = _nothing  # the daemon's activity log
 
     # ---- remote -------------------------------------------------------------------------
 
@@ -289,6 +295,7 @@ class Engine:
             self.db.clear_item(path)
             if isinstance(action, m.Upload):
                 self.settle.forget(action.local.path)
+            self.on_done(action)
             return 1
         except Unauthorized:
             raise

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from syncd.log import get_logger
+from syncd.units import human_bytes, plural
 
 Runner = Callable[[Sequence[str]], object]
 Clock = Callable[[], float]
@@ -26,15 +27,6 @@ def _spawn(argv: Sequence[str]) -> object:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-
-
-def _size(n_bytes: int) -> str:
-    value = float(n_bytes)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"
 
 
 class DesktopNotifier:
@@ -81,19 +73,19 @@ class DesktopNotifier:
         return self.notify(
             "over_quota",
             "syncd: file waiting for space",
-            f"{path} needs {_size(needed_bytes)}, {_size(free_bytes)} free. "
+            f"{path} needs {human_bytes(needed_bytes)}, {human_bytes(free_bytes)} free. "
             "Free space in the library; it will upload then.",
         )
 
     def held_deletes(self, count: int, side: str = "remote") -> bool:
         what = (
-            f"{count} files deleted locally were not deleted on the server."
+            f"{plural(count, 'file')} deleted locally were not deleted on the server."
             if side == "remote"
-            else f"{count} files gone from the server were not moved to your Trash."
+            else f"{plural(count, 'file')} gone from the server were not moved to your Trash."
         )
         return self.notify(
             f"held_deletes_{side}",
-            f"syncd: {count} deletes held",
+            f"syncd: {plural(count, 'delete')} held",
             f"{what} Run `syncd approve` to delete them or `syncd restore` to keep them.",
             urgency="critical",
         )

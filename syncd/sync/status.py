@@ -20,15 +20,29 @@ from types import TracebackType
 from typing import Any, Literal
 
 from syncd import __version__
+from syncd.activity import ActivityLog
 from syncd.config import Settings, default_config_path
 from syncd.errors import DaemonNotRunning, LocalError
 from syncd.log import get_logger
 
-# attention: nothing more to do by itself, but some actions keep failing (see `errors`)
-State = Literal["idle", "syncing", "paused", "offline", "stopped", "error", "attention"]
-STATES: tuple[str, ...] = ("idle", "syncing", "paused", "offline", "stopped", "error", "attention")
+# "connecting": started, no answer from the server yet (not "idle": nothing was synced).
+# "attention": nothing more to do by itself, but some actions keep failing (see `errors`).
+State = Literal[
+    "connecting", "idle", "syncing", "paused", "offline", "stopped", "error", "attention"
+]
+STATES: tuple[str, ...] = (
+    "connecting",
+    "idle",
+    "syncing",
+    "paused",
+    "offline",
+    "stopped",
+    "error",
+    "attention",
+)
 COMMANDS = ("status", "pause", "resume", "approve", "restore")
 MAX_ERRORS = 20
+ACTIVITY_IN_STATUS = 10  # the newest events in a status snapshot; `activity` serves them all
 MAX_REQUEST_BYTES = 64 * 1024
 QUERY_TIMEOUT_S = 3.0
 
@@ -107,7 +121,7 @@ class StatusBoard:
             "version": __version__,
             "started_at": time.time(),
         }
-        self.state: State = "idle"
+        self.state: State = "connecting"
         self.reason = ""
         self.used_bytes: int | None = None
         self.limit_bytes: int | None = None
@@ -119,12 +133,14 @@ class StatusBoard:
         self.stored_as: dict[str, str] = {}  # remote path -> why it has another disk name
         self.errors: deque[ErrorEntry] = deque(maxlen=MAX_ERRORS)
         self.last_sync_at: float | None = None
+        self.activity = ActivityLog()
 
     def set_state(self, state: State, reason: str = "") -> None:
         if state not in STATES:
             raise ValueError(f"unknown state {state!r}")
         with self._lock:
-            self.state, self.reason = state, reason
+            old, self.state, self.reason = self.state, state, reason
+        self.activity.state_changed(old, state, reason)
 
     def set_usage(self, used_bytes: int, limit_bytes: int | None) -> None:
         with self._lock:
@@ -166,6 +182,7 @@ class StatusBoard:
         the local Trash (local)."""
         with self._lock:
             self.held_deletes = {"remote": list(remote), "local": list(local)}
+        self.activity.held_now(len(remote), len(local))
 
     def set_not_synced(self, path: str, reason: str) -> None:
         with self._lock:
@@ -186,6 +203,7 @@ class StatusBoard:
     def add_error(self, path: str, reason: str, at: float | None = None) -> None:
         with self._lock:
             self.errors.append(ErrorEntry(time.time() if at is None else at, path, reason))
+        self.activity.record("failed", path, None, reason)
 
     def synced(self, at: float | None = None) -> None:
         with self._lock:
@@ -206,6 +224,7 @@ class StatusBoard:
                 "stored_as": [{"path": p, "reason": r} for p, r in self.stored_as.items()],
                 "errors": [asdict(e) for e in self.errors],
                 "last_sync_at": self.last_sync_at,
+                "activity": self.activity.recent(ACTIVITY_IN_STATUS),
                 "now": time.time(),
             }
 
@@ -303,6 +322,10 @@ class StatusServer:
             return {"ok": False, "error": 'bad request: expected {"cmd": "..."}'}
         if cmd == "status":
             return {"ok": True, "status": self.board.snapshot()}
+        if cmd == "activity":  # events after seq `after` (0: all still kept)
+            after = request.get("after", 0)
+            after = after if isinstance(after, int) and not isinstance(after, bool) else 0
+            return {"ok": True, "events": self.board.activity.since(after)}
         if cmd not in COMMANDS:
             return {"ok": False, "error": f"unknown command {cmd!r}"}
         if self.on_command is None:

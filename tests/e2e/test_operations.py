@@ -4,9 +4,11 @@ mode, the big-delete hold with approve/restore, webhook-to-disk, and the demo.""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ from typing import Any
 
 from syncd.server.ingest.sample_gateway import SampleGateway
 from tests.support.daemon import (
+    REPO,
     DaemonProcess,
     local_tree,
     remote_file,
@@ -222,33 +225,72 @@ def test_webhook_media_lands_in_the_local_participant_folder(
     assert (root / local[0]).read_bytes() == photo.read_bytes()
 
 
-def test_demo_mirrors_samples_and_stops_on_sigint(tmp_path: Path) -> None:
+def test_demo_mirrors_samples_then_incoming_items_arrive_by_themselves(tmp_path: Path) -> None:
+    """`syncd demo` (what `make demo` runs) for a bounded time: the five samples, then a new
+    contact's photo that nobody copied arrives in MediaLibrary/ through the webhook, each event
+    is a line on the terminal, and Ctrl-C exits 0."""
     env = dict(os.environ)
     for key, sub in (("XDG_RUNTIME_DIR", "run"), ("XDG_DATA_HOME", "data")):
         (tmp_path / sub).mkdir(mode=0o700)
         env[key] = str(tmp_path / sub)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syncd", "demo", "--dir", str(tmp_path)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    argv = [sys.executable, "-m", "syncd", "demo", "--dir", str(tmp_path)]
+    argv += ["--interval", "1", "--port", "0"]  # port 0: never collide with a real 8750
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         library = tmp_path / "MediaLibrary"
         wait_until(lambda: len(local_tree(library)) >= 5, 60, 0.2, "demo samples mirrored")
-        assert {p.split("/")[0] for p in local_tree(library)} == {
-            "Alice Martin",
-            "Bruno Costa",
-            "Chloé Dubois",
-        }
+        arrived = wait_until(
+            lambda: [p for p in local_tree(library) if p.startswith("Dana Weber/")],
+            60,
+            0.2,
+            "an incoming item from a new contact, by itself",
+        )
+        assert (library / arrived[0]).read_bytes()[:2] == b"\xff\xd8"  # the sample JPEG
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        out = proc.communicate(timeout=30)[0].decode()
         assert proc.returncode == 0, out
         assert "syncd demo is running" in out
+        assert "incoming  Dana Weber sent a photo: received into folder Dana Weber" in out
+        assert f"downloaded  {arrived[0]} (" in out
+        assert "downloaded  Bruno Costa/Price list.pdf (673 B)" in out  # README's example name
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _readme_block(marker: str) -> str:
+    text = (REPO / "README.md").read_text()
+    return text.split(marker, 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
+    """The README's curl quick start, extracted from README.md, run by bash from a scratch
+    folder with only the installed `syncd` on PATH (the clone is not the working directory).
+    Only the port is swapped for a free one."""
+    script = _readme_block("<!-- quickstart:")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = script.replace("8750", str(port))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+    env["TMPDIR"] = str(tmp_path)  # where mktemp -d makes the scratch folder
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    uploaded = next(a for a in answers if a.get("name") == "photo.jpg")  # server logs mix in
+    listing = next(a for a in answers if "files" in a)
+    assert uploaded["size"] == 20000
+    assert [f["name"] for f in listing["files"]] == ["photo.jpg"]
+    assert not (REPO / "srv").exists() and not (REPO / "photo.jpg").exists()
 
 
 def test_sync_once_dry_run_changes_nothing_then_sync_once_mirrors(

@@ -11,7 +11,8 @@ import click
 from syncd.errors import ApiError
 from syncd.server.db import Db
 from syncd.server.ingest import hooks
-from syncd.server.quota import format_size, parse_size
+from syncd.server.quota import parse_size
+from syncd.units import human_bytes
 
 _DATA = click.option(
     "--data",
@@ -129,7 +130,7 @@ def list_hooks_cmd(data_dir: Path) -> None:
         info = hook.public()
         target = info.get("gateway_url") or info.get("graph_url")
         extra = "signed" if info.get("signed", True) else "UNSIGNED"
-        caps = ",".join(f"{k}={format_size(v)}" for k, v in hook.config.caps_bytes.items())
+        caps = ",".join(f"{k}={human_bytes(v)}" for k, v in hook.config.caps_bytes.items())
         click.echo(f"{info['path']}  {user_name}  {hook.type}  {target}  {extra}  caps {caps}")
 
 

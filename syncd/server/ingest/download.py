@@ -16,9 +16,9 @@ from syncd.server.ingest import cloudapi, participants, waha
 from syncd.server.ingest.hooks import Hook
 from syncd.server.ingest.model import MediaJob
 from syncd.server.ingest.naming import cap_kind, media_name
-from syncd.server.quota import format_size
 from syncd.server.state import ServerState
 from syncd.server.uploads import store_incoming
+from syncd.units import human_bytes
 
 CHUNK_BYTES = 1 << 16
 
@@ -115,8 +115,8 @@ class Downloader:
         cap = self.hook.config.cap_for(cap_kind(job.kind))
         if size_bytes > cap:
             raise Refused(
-                f"too_large: {cap_kind(job.kind)} of {format_size(size_bytes)} is above the"
-                f" cap of {format_size(cap)} for {cap_kind(job.kind)}"
+                f"too_large: {cap_kind(job.kind)} of {human_bytes(size_bytes)} is above the"
+                f" cap of {human_bytes(cap)} for {cap_kind(job.kind)}"
             )
 
     async def _store(self, resp: aiohttp.ClientResponse, job: MediaJob, user_id: str) -> str:
@@ -136,7 +136,7 @@ class Downloader:
             total += len(chunk)
             if total > cap:
                 raise Refused(
-                    f"too_large: {cap_kind(job.kind)} above the cap of {format_size(cap)}"
+                    f"too_large: {cap_kind(job.kind)} above the cap of {human_bytes(cap)}"
                     f" for {cap_kind(job.kind)}"
                 )
             hasher.update(chunk)

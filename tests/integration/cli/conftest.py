@@ -28,6 +28,7 @@ class CliEnv:
     config: Path
     home: Path
     runtime_dir: Path
+    token: str = ""
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
@@ -41,7 +42,9 @@ class CliEnv:
         )
         return env
 
-    def run(self, *args: str, config: bool = True, cwd: Path | None = None) -> Result:
+    def run(
+        self, *args: str, config: bool = True, cwd: Path | None = None, stdin: str = ""
+    ) -> Result:
         argv = [sys.executable, "-m", "syncd", *args]
         if config:
             argv += ["--config", str(self.config)]
@@ -49,6 +52,7 @@ class CliEnv:
             argv,
             env=self.env(),
             cwd=cwd or REPO,
+            input=stdin,  # never the terminal pytest may run in
             capture_output=True,
             text=True,
             timeout=60,
@@ -93,6 +97,6 @@ def cli(server: ServerProcess, tmp_path: Path) -> Iterator[CliEnv]:
     runtime = Path(tempfile.mkdtemp(prefix="sdc-", dir="/tmp"))  # AF_UNIX paths are short
     os.chmod(runtime, 0o700)
     try:
-        yield CliEnv(server, Api(server.url, token), root, config, home, runtime)
+        yield CliEnv(server, Api(server.url, token), root, config, home, runtime, token)
     finally:
         shutil.rmtree(runtime, ignore_errors=True)

@@ -42,7 +42,7 @@ def test_usage_json_and_plain(cli: CliEnv) -> None:
     assert len(largest) == 10 and ("Alice Martin", "IMG-00.jpg", 1000) not in largest
     plain = cli.run("usage")
     assert plain.code == 0, plain.err
-    assert plain.out.startswith("used 23.6 KB of 10.5 MB (0%)  [" + "." * 30 + "]")
+    assert plain.out.startswith("used 23.0 KiB of 10.0 MiB (0%)  [" + "." * 30 + "]")
     for text in ("image", "Alice Martin", "12 files", "Campaign assets/brief.pdf"):
         assert text in plain.out
 
@@ -66,7 +66,7 @@ def test_ls_folders_and_files(cli: CliEnv) -> None:
     assert [f["name"] for f in files["files"]] == [f"IMG-{n:02d}.jpg" for n in range(12)]
     assert files["files"][0]["size"] == 1000 and files["files"][0]["modified_at"]
     listing = cli.run("ls", "Campaign assets")
-    assert "brief.pdf" in listing.out and "5.0 KB" in listing.out
+    assert "brief.pdf" in listing.out and "4.9 KiB" in listing.out
     missing = cli.run("ls", "Nobody")
     assert missing.code == 1 and "no folder named 'Nobody'" in missing.err
 
@@ -98,7 +98,7 @@ def test_trash_lists_deleted_file_and_restore_path_brings_it_back(cli: CliEnv) -
         ("Alice Martin", "IMG-05.jpg", 1500)
     ]
     plain = cli.run("trash")
-    assert "Alice Martin/IMG-05.jpg" in plain.out and "1.5 KB" in plain.out
+    assert "Alice Martin/IMG-05.jpg" in plain.out and "1.5 KiB" in plain.out
     done = cli.run("restore", str(cli.root / "Alice Martin" / "IMG-05.jpg"))
     assert done.code == 0, done.err
     assert "restored Alice Martin/IMG-05.jpg" in done.out
@@ -141,4 +141,4 @@ def test_unreachable_server_exit_6_and_bad_config_exit_78(cli: CliEnv, tmp_path:
     wrong_token = tmp_path / "bad" / "config.toml"
     write_config(wrong_token, cli.server.url, "sk_wrong", cli.root)
     refused = cli.run("trash", "--config", str(wrong_token), config=False)
-    assert refused.code == 1 and "unauthorized" in refused.err
+    assert refused.code == 5 and "rejected the token" in refused.err

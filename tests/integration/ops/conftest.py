@@ -44,7 +44,7 @@ class OpsEnv:
         return subprocess.run(
             [sys.executable, "-m", "syncd", *args],
             env=self.env(**extra),
-            input=input_text,
+            input=input_text or "",  # never the terminal pytest may run in
             capture_output=True,
             text=True,
             timeout=60,

@@ -131,7 +131,7 @@ async def test_cli_status_json_pause_and_plain(ops_env: OpsEnv, tmp_path: Path) 
         code, out, err = await run_cli(ops_env, "status")  # stdout is a pipe: plain text
         assert code == 0, err
         assert "paused: pause by the user" in out
-        assert "usage: 50.0 MB of 200.0 MB (25%)" in out
+        assert "usage: 47.7 MiB of 190.7 MiB (25%)" in out
         assert "down Alice/clip.mp4" in out
 
 

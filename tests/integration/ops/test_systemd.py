@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.ops_commands import DEFAULT_UNIT_VALUES, render_user_unit
+from syncd.init_command import DEFAULT_UNIT_VALUES, render_user_unit
 
 from .conftest import REPO, OpsEnv, write_private
 
@@ -65,13 +66,31 @@ def test_user_unit_verifies(ops_env: OpsEnv, tmp_path: Path, user: bool) -> None
     )
 
 
+def _documented_prefix() -> str:
+    """The prefix docs/run-the-server.md installs syncd into (`python3.11 -m venv PREFIX`)."""
+    text = (REPO / "docs" / "run-the-server.md").read_text()
+    block = text.split("<!-- server-install:", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    venv = re.search(r"^python3\.11 -m venv (\S+)$", block, re.M)
+    assert venv is not None, block
+    assert f"{venv.group(1)}/bin/pip install" in block
+    return venv.group(1)
+
+
 @needs_analyze
 def test_server_unit_verifies(ops_env: OpsEnv, tmp_path: Path) -> None:
+    """The unit runs `PREFIX/bin/syncd` of the documented install; with PREFIX standing for
+    this test's own virtual environment (the same layout) it verifies clean."""
     source = REPO / "systemd" / "syncd-server.service"
     text = source.read_text()
+    prefix = _documented_prefix()
     assert "DynamicUser=yes" in text and "StateDirectory=syncd-server" in text
-    assert "ExecStart=/usr/local/bin/syncd serve --data ${STATE_DIRECTORY}" in text
-    _verify(_with_exec(source, tmp_path / "syncd-server.service"), ops_env, user=False)
+    assert "\nLimitNOFILE=65536\n" in text
+    assert f"\nExecStart={prefix}/bin/syncd serve --data ${{STATE_DIRECTORY}} " in text
+    installed = Path(sys.prefix) / "bin" / "syncd"
+    assert installed.is_file() and os.access(installed, os.X_OK)
+    unit = tmp_path / "syncd-server.service"
+    unit.write_text(text.replace(f"{prefix}/bin/syncd", str(installed)))
+    _verify(unit, ops_env, user=False)
 
 
 def test_init_writes_private_files_and_unit(ops_env: OpsEnv, tmp_path: Path) -> None:
@@ -86,6 +105,7 @@ def test_init_writes_private_files_and_unit(ops_env: OpsEnv, tmp_path: Path) -> 
         "--root",
         str(root),
         "--token-stdin",
+        "--offline",  # no server here; the check itself: test_init_checks_the_server...
         "--systemd",
         "--no-start",
         input_text="t0ken-from-stdin\n",
@@ -105,7 +125,7 @@ def test_init_writes_private_files_and_unit(ops_env: OpsEnv, tmp_path: Path) -> 
     if ANALYZE is not None:
         _verify(unit, ops_env, user=True)  # real paths, spaces and % included
 
-    check = ops_env.run("check-config", "--config", str(config))
+    check = ops_env.run("check-config", "--config", str(config), "--offline")
     assert check.returncode == 0, check.stderr
     assert f'root = "{root}"' in check.stdout
 
@@ -113,6 +133,7 @@ def test_init_writes_private_files_and_unit(ops_env: OpsEnv, tmp_path: Path) -> 
 def test_init_refusals(ops_env: OpsEnv, tmp_path: Path) -> None:
     config = tmp_path / "cfg" / "config.toml"
     base = ["init", "--config", str(config), "--server", "http://h:1", "--root", str(tmp_path)]
+    base.append("--offline")
     assert ops_env.run(*base).returncode == 2  # neither --token-file nor --token-stdin
     loose = write_private(tmp_path / "loose-token", "abc\n", mode=0o644)
     done = ops_env.run(*base, "--token-file", str(loose))
@@ -121,7 +142,7 @@ def test_init_refusals(ops_env: OpsEnv, tmp_path: Path) -> None:
     good = write_private(tmp_path / "token", "abc\n")
     assert ops_env.run(*base, "--token-file", str(good)).returncode == 0
     again = ops_env.run(*base, "--token-file", str(good))
-    assert again.returncode == 1 and "--force" in again.stderr
+    assert again.returncode == 7 and "--force" in again.stderr  # its own code, not "refused"
     assert ops_env.run(*base, "--token-file", str(good), "--force").returncode == 0
     bad_url = ops_env.run(
         "init",
@@ -134,5 +155,6 @@ def test_init_refusals(ops_env: OpsEnv, tmp_path: Path) -> None:
         "--token-file",
         str(good),
         "--force",
+        "--offline",
     )
     assert bad_url.returncode == 78 and "server.url" in bad_url.stderr

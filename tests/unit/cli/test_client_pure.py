@@ -54,7 +54,7 @@ def test_trash_plain() -> None:
     assert lines[1].split() == [
         "2026-11-24T09:12:44Z",
         "1.5",
-        "KB",
+        "KiB",
         "Alice/a.jpg",
         "2026-12-01T09:12:44Z",
     ]

@@ -3,7 +3,8 @@
 import tomllib
 
 from syncd.config import Settings
-from syncd.ops_commands import DEFAULT_UNIT_VALUES, effective_config_text, unit_quote
+from syncd.init_command import DEFAULT_UNIT_VALUES, unit_quote
+from syncd.ops_commands import effective_config_text
 
 
 def test_effective_config_masks_secrets() -> None:

@@ -31,7 +31,7 @@ def test_rate_limited_per_kind() -> None:
     assert notifier.over_quota("Alice/video.mp4", 1, 1)
     assert len(calls) == 3
     assert calls[0][0] == "/usr/bin/notify-send"
-    assert "Alice/video.mp4 needs 12.4 MB, 3.1 MB free" in calls[0][-1]
+    assert "Alice/video.mp4 needs 11.8 MiB, 3.0 MiB free" in calls[0][-1]
     assert "120 deletes held" in calls[1][-2]
     assert "--urgency=critical" in calls[1]
 

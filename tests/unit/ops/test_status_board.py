@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from syncd.status_render import human_bytes, render_plain
+from syncd.status_render import render_plain
 from syncd.sync.sdnotify import Watchdog
 from syncd.sync.status import MAX_ERRORS, StatusBoard
+from syncd.units import human_bytes
 
 
 def _busy_board() -> StatusBoard:
@@ -63,9 +64,9 @@ def test_unknown_state_is_refused() -> None:
 def test_plain_render_reads_well() -> None:
     text = render_plain(_busy_board().snapshot())
     assert "syncing" in text
-    assert "usage: 150.0 MB of 200.0 MB (75%)" in text
-    assert "up Alice/clip.mp4: 2.5 MB of 10.0 MB (25%)" in text
-    assert "waiting: over quota: Bob/big.mov (needs 12.4 MB, 3.1 MB free)" in text
+    assert "usage: 143.1 MiB of 190.7 MiB (75%)" in text
+    assert "up Alice/clip.mp4: 2.4 MiB of 9.5 MiB (25%)" in text
+    assert "waiting: over quota: Bob/big.mov (needs 11.8 MiB, 3.0 MiB free)" in text
     assert "held deletes: 3 (2 on the server, 1 local to Trash;" in text
     assert "name refused" in text
     assert human_bytes(999) == "999 B"

@@ -17,8 +17,9 @@ from syncd.server.db import rfc3339
 from syncd.server.digests import FieldError, Token, expected_digests, parse_dictionary
 from syncd.server.feed import _delta_page, _Item
 from syncd.server.http import content_disposition, parse_range
-from syncd.server.quota import format_size, parse_size
+from syncd.server.quota import parse_size
 from syncd.server.records import kind_for, mime_for
+from syncd.units import human_bytes
 
 
 @pytest.mark.parametrize(
@@ -73,7 +74,7 @@ def test_sizes() -> None:
     for bad in ("", "5 GB", "-1", "lots"):
         with pytest.raises(ValueError):
             parse_size(bad)
-    assert format_size(512) == "512 B" and format_size(5 << 30) == "5.0 GiB"
+    assert human_bytes(512) == "512 B" and human_bytes(5 << 30) == "5.0 GiB"
 
 
 def _b64(data: bytes) -> str:
