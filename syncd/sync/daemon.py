@@ -28,7 +28,29 @@ log = get_logger("syncd.daemon")
 LONG_POLL_S = 30
 OFFLINE_RETRY_S = 5.0
 AUTH_RETRY_S = 60.0
+FAULT_RETRY_CAP_S = 60.0
 SHUTDOWN_GRACE_S = 10.0
+
+
+@dataclass
+class Faults:
+    """Unexpected errors in a pass or in the feed follower: each is logged with its
+    traceback and shown as state `error`; the retry backs off 5, 10, 20 ... 60 s."""
+
+    in_a_row: int = 0
+
+    def failed(self, event: str, exc: BaseException, board: StatusBoard) -> float:
+        """Record `exc`; returns how long to wait before retrying."""
+        self.in_a_row += 1
+        log.error(event, error=repr(exc), in_a_row=self.in_a_row, exc_info=exc)
+        reason = f"unexpected error, retrying: {exc!r}"
+        board.set_state("error", reason)
+        board.add_error("", reason)
+        sdnotify.status(f"error: {reason}")
+        return min(FAULT_RETRY_CAP_S, OFFLINE_RETRY_S * 2.0 ** (self.in_a_row - 1))
+
+    def cleared(self) -> None:
+        self.in_a_row = 0
 
 
 @dataclass
@@ -132,6 +154,7 @@ class Daemon:
         # Why the change feed cannot be read right now (None: it can). Local passes may still
         # run meanwhile; they must not report "idle" while remote changes cannot arrive.
         self.feed_problem: str | None = None
+        self.faults = Faults()
         self.attention_notified = False  # one desktop notification per spell of failures
         engine.on_done = board.activity.action_done
 
@@ -175,6 +198,9 @@ class Daemon:
                 self.feed_problem = str(exc)
                 self.board.set_state("offline", str(exc))
                 await asyncio.sleep(OFFLINE_RETRY_S)
+            except Exception as exc:  # a dead follower would stop every pull: retry instead
+                self.feed_problem = f"reading the change feed failed: {exc!r}; retrying"
+                await asyncio.sleep(self.faults.failed("feed_follow_failed", exc, self.board))
 
     def _auth_failed(self) -> None:
         """A revoked token stops syncing (nothing is deleted) until the token is fixed."""
@@ -232,6 +258,13 @@ class Daemon:
             await asyncio.sleep(AUTH_RETRY_S)
             self.wakeups.hint(None)
             return
+        except Exception as exc:
+            # A bug or a local fault (state DB on a full or read-only disk...) must not kill
+            # the loop: record it, back off, retry.
+            await asyncio.sleep(self.faults.failed("pass_failed", exc, self.board))
+            self.wakeups.hint(None)
+            return
+        self.faults.cleared()
         report_pass(self.board, self.engine, result, self.notifier)
         if self.engine.offline:
             self.board.set_state("offline", "the server is unreachable; retrying")

@@ -257,7 +257,7 @@ class Engine:
         )
         for outcome in results:
             if isinstance(outcome, BaseException):
-                raise outcome  # only Unauthorized and cancellation get here
+                raise outcome  # Unauthorized, cancellation, or a fault the daemon records
             executed += outcome
         for action in gated.run_last:
             executed += await self._run_one(action, failed)

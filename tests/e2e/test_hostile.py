@@ -11,15 +11,12 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import threading
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 
 from tests.e2e.campaign_tools import (
@@ -36,6 +33,7 @@ from tests.e2e.campaign_tools import (
     wait_converged,
 )
 from tests.support.daemon import wait_until
+from tests.support.mounts import mounted_tmpfs, remount
 from tests.support.server import Api, ServerProcess
 
 MiB = 1024 * 1024
@@ -191,30 +189,13 @@ def test_file_growing_or_deleted_during_upload(
         proxy.stop()
 
 
-@contextlib.contextmanager
-def _mounted_tmpfs(path: Path, size: str) -> Iterator[None]:
-    path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN): {done.stderr}")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
 def test_disk_full_during_download(
     server: ServerProcess, api: Api, tmp_path: Path, make_daemon
 ) -> None:
     """The root is a 5 MiB tmpfs and an 8 MiB file arrives: reported as a local disk error
     (not as an unreachable server), no partial file in the root, small files still arrive."""
     root = tmp_path / "MediaLibrary"  # the fixture's root path
-    with _mounted_tmpfs(root, "5m"):
+    with mounted_tmpfs(root, "5m"):
         folder = api.create_folder("Full")
         big = os.urandom(8 * MiB)
         api.upload(folder["id"], "big.mp4", big)
@@ -248,9 +229,9 @@ def test_read_only_folder(server: ServerProcess, api: Api, root: Path, make_daem
     spawn(daemon)
     wait_until(lambda: (root / "Locked").is_dir() and (root / "Open").is_dir(), 30, what="dirs")
     locked = root / "Locked"
-    with _mounted_tmpfs(locked, "1m"):
+    with mounted_tmpfs(locked, "1m"):
         (locked / "mine.jpg").write_bytes(b"local file in a read-only folder")
-        subprocess.run(["mount", "-o", "remount,ro", str(locked)], check=True)
+        remount(locked, "ro")
         api.upload(folder["id"], "incoming.jpg", b"cannot land")
         open_id = next(f["id"] for f in api.folders() if f["name"] == "Open")
         api.upload(open_id, "fine.jpg", b"lands")
