@@ -468,14 +468,3 @@ def plan(
     ]
     files = [a for _, _, a in sorted(ctx.actions, key=lambda t: (t[0], t[1]))]
     return Plan(tuple(f.early for f in early if f.early) + tuple(files) + tuple(late), mode=mode)
-
-
-def count_remote_deletes(planned: Plan) -> int:
-    """Files a plan deletes on the server: DeleteRemote plus the files a folder delete takes."""
-    total = 0
-    for action in planned.actions:
-        if isinstance(action, DeleteRemote):
-            total += 1
-        elif isinstance(action, DeleteRemoteFolder):
-            total += len(action.files)
-    return total

@@ -187,12 +187,6 @@ class StateDB:
     def set_library_id(self, library_id: str) -> None:
         self._set_meta("library_id", library_id)
 
-    def user(self) -> str | None:
-        return self._meta("user")
-
-    def set_user(self, user: str) -> None:
-        self._set_meta("user", user)
-
     # ---- base ---------------------------------------------------------------------------
 
     def load_base(self) -> BaseTree:
@@ -248,11 +242,6 @@ class StateDB:
         )
         if self._base is not None:
             self._base.files.pop(path, None)
-
-    def rename_file(self, old: RelPath, new: BaseFile) -> None:
-        with self.transaction():
-            self.delete_file(old)
-            self.put_file(new)
 
     def put_folder(self, folder: BaseFolder) -> None:
         self._db.execute(

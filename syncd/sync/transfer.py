@@ -6,7 +6,6 @@ destroying."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -137,8 +136,3 @@ def _place(
         os.replace(temp, target)
     fsync_dir(target.parent)
     return os.lstat(target)
-
-
-def discard_temp(target: Path, file_id: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        temp_path_for(target, file_id).unlink()

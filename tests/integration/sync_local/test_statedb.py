@@ -54,13 +54,12 @@ def test_newer_schema_is_refused(db_path: Path) -> None:
 
 def test_meta_round_trip_survives_reopen(db_path: Path) -> None:
     db = StateDB.open(db_path)
-    assert db.cursor() == 0 and db.library_id() is None and db.user() is None
+    assert db.cursor() == 0 and db.library_id() is None
     db.set_cursor(42)
     db.set_library_id("lib-1")
-    db.set_user("shop")
     db.close()
     db = StateDB.open(db_path)
-    assert (db.cursor(), db.library_id(), db.user()) == (42, "lib-1", "shop")
+    assert (db.cursor(), db.library_id()) == (42, "lib-1")
     db.close()
 
 
@@ -71,7 +70,9 @@ def test_base_round_trip(db_path: Path) -> None:
     db.put_file(bf("Alice", "a.jpg", rev=2))  # replace
     db.put_file(bf("Alice", "b.jpg"))
     db.delete_file(RelPath("Alice", "b.jpg"))
-    db.rename_file(RelPath("Alice", "a.jpg"), bf("Alice", "c.jpg", rev=3))
+    with db.transaction():  # a rename: both steps or neither
+        db.delete_file(RelPath("Alice", "a.jpg"))
+        db.put_file(bf("Alice", "c.jpg", rev=3))
     db.close()
     base = StateDB.open(db_path).load_base()
     assert base.folders == {"Alice": BaseFolder("Alice", "folder-Alice", 7)}

@@ -4,7 +4,7 @@ big-delete count. Every case is executed on the simulator and must converge."""
 from __future__ import annotations
 
 from syncd.sync import model as m
-from syncd.sync.planner import count_remote_deletes
+from syncd.sync.gate import remote_delete_count
 from tests.unit.sync.helpers import kinds, plan_for, same_trees, settle
 from tests.unit.sync.simulator import World
 
@@ -199,7 +199,7 @@ def test_folder_gone_locally_is_one_remote_folder_delete() -> None:
     w.local_rmdir("Alice")
     done = plan_for(w)
     assert kinds(done) == ["DeleteRemoteFolder"]
-    assert count_remote_deletes(done) == 2
+    assert _remote_deletes(done) == 2
     settle(w)
     assert same_trees(w) and not w.base.files.keys() & {A, B}
 
@@ -210,7 +210,7 @@ def test_folder_gone_locally_but_edited_remotely_downloads_the_edit_back() -> No
     w.remote_write(A, "edited")
     done = settle(w)
     assert kinds(done) == ["MakeLocalFolder", "Download", "DeleteRemote"]
-    assert count_remote_deletes(done) == 1
+    assert _remote_deletes(done) == 1
     assert w.local[A].content == "edited" and same_trees(w)
 
 
@@ -220,7 +220,7 @@ def test_files_moved_out_before_a_local_folder_delete_survive_it() -> None:
     w.local_rmdir("Alice")
     done = settle(w)
     assert kinds(done) == ["RenameRemote", "DeleteRemoteFolder"]
-    assert count_remote_deletes(done) == 1  # b.jpg only
+    assert _remote_deletes(done) == 1  # b.jpg only
     assert w.remote[P("Bob", "a.jpg")].content == "photo" and same_trees(w)
 
 
@@ -279,7 +279,7 @@ def test_empty_folder_delete_counts_no_files() -> None:
     w = world()
     w.local_rmdir("Empty")
     done = settle(w)
-    assert kinds(done) == ["DeleteRemoteFolder"] and count_remote_deletes(done) == 0
+    assert kinds(done) == ["DeleteRemoteFolder"] and _remote_deletes(done) == 0
 
 
 def test_plan_order_is_folders_first_files_by_path_then_folder_deletes() -> None:
@@ -291,3 +291,7 @@ def test_plan_order_is_folders_first_files_by_path_then_folder_deletes() -> None
     done = plan_for(w)
     assert kinds(done) == ["MakeRemoteFolder", "Upload", "Download", "DeleteRemoteFolder"]
     assert plan_for(w) == done  # deterministic
+
+
+def _remote_deletes(planned: m.Plan) -> int:
+    return sum(remote_delete_count(a) for a in planned.actions)
