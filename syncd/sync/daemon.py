@@ -78,12 +78,15 @@ class Wakeups:
 async def open_engine(
     options: EngineOptions, client: ApiClient, board: StatusBoard, state_dir: Path | None
 ) -> Engine:
-    """Authenticate, open this library's state DB, and read the whole remote library."""
+    """Authenticate, open this library's state DB, and bring the remote mirror up to date:
+    from its persisted cursor, or (first start, 410, restored server) by a full read. No pass
+    runs before this pull has completed."""
     account = await client.account()
     db = StateDB.open(default_state_path(account.library_id, state_dir))
     engine = Engine(options, client, db, board)
     engine.account = account
     board.set_usage(account.quota.used_bytes, account.quota.limit_bytes)
+    engine.restore_mirror()
     await engine.pull()
     return engine
 

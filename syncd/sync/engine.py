@@ -122,11 +122,20 @@ class Engine:
         self.account = await self.client.account()
         return self.account
 
+    def restore_mirror(self) -> None:
+        """Load the remote mirror from the state DB's copy, so the first pull resumes from
+        its cursor (a delta) instead of re-reading the whole library."""
+        self.mirror.restore(*self.db.remote_rows())
+
     async def pull(self, wait_s: int = 0) -> FeedDelta:
         delta = await pull_changes(self.client, self.mirror, wait_s=wait_s)
+        # No await from the swap in pull_changes to here: a pass never sees the new view with
+        # the old base, and the copy on disk moves with the view.
         if delta.rewound:
             self._forget_lost_base()
-        self.db.set_cursor(self.mirror.cursor)
+        self.db.save_remote(
+            delta.rows, self.mirror.cursor, self.mirror.epoch, replace_all=delta.snapshot
+        )
         return delta
 
     def _forget_lost_base(self) -> None:

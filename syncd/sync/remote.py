@@ -6,6 +6,7 @@ replaces the live one only when complete, so a pass never plans against a partia
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from syncd.errors import CursorExpired, TransportError
@@ -15,6 +16,7 @@ from syncd.sync.client import ApiClient
 from syncd.sync.model import RelPath, RemoteFile, RemoteFolder, RemoteTree
 
 log = get_logger("syncd.remote")
+DurableRow = tuple[str, str, str | None]  # kind ("folder"/"file"), id, JSON (None: deleted)
 
 
 def remote_file(file: File, folder_name: str) -> RemoteFile:
@@ -99,7 +101,35 @@ class RemoteMirror:
         self.cursor, self.epoch = staging.cursor, staging.epoch
         self.folders, self.files = staging.folders, staging.files
 
+    # ---- the durable copy (state DB rows: kind, id, JSON) ---------------------------------
+
+    def restore(self, cursor: int, epoch: str | None, rows: list[tuple[str, str]]) -> None:
+        """Fill from the state DB's copy (the server's state at `cursor`)."""
+        self.cursor, self.epoch = cursor, epoch or None
+        self.folders = {}
+        self.files = {}
+        for kind, data in rows:
+            if kind == "folder":
+                folder = Folder.model_validate_json(data)
+                self.folders[folder.id] = folder
+            else:
+                file = File.model_validate_json(data)
+                self.files[file.id] = file
+
+    def rows(self, touched: Iterable[tuple[str, str]] | None = None) -> list[DurableRow]:
+        """Rows for the state DB: of `touched` (kind, id) pairs, or of everything (None)."""
+        if touched is None:
+            touched = [("folder", i) for i in self.folders] + [("file", i) for i in self.files]
+        out: list[DurableRow] = []
+        for kind, obj_id in touched:
+            obj = (self.folders if kind == "folder" else self.files).get(obj_id)
+            out.append((kind, obj_id, None if obj is None else obj.model_dump_json()))
+        return out
+
     # ---- views ----------------------------------------------------------------------------
+
+    def files_in(self, folder_id: str) -> list[File]:
+        return [f for f in self.files.values() if f.folder_id == folder_id]
 
     def folder_by_name(self, name: str) -> Folder | None:
         return next((f for f in self.folders.values() if f.name == name), None)
@@ -127,6 +157,8 @@ class FeedDelta:
     applied: int
     folders: frozenset[str] | None
     rewound: bool = False
+    rows: tuple[DurableRow, ...] = ()  # what the state DB's copy must learn
+    snapshot: bool = False  # rows are the whole library: replace the copy
 
     def __bool__(self) -> bool:
         return self.applied > 0
@@ -192,12 +224,20 @@ async def pull_changes(
         log.warning("cursor_expired", cursor=mirror.cursor, rewound=rewound)
         return await reread(client, mirror, page_limit, rewound=rewound)
     folders: set[str] | None = set()
+    objects: dict[tuple[str, str], None] = {}  # touched (kind, id), in order
     for change in read.changes:  # no await from here on: passes see all of it or none
         touched = touched_folders(mirror, change)
         folders = None if folders is None or touched is None else folders | touched
+        objects[(change.type, change.id)] = None
+        if change.type == "folder" and change.op == "delete":  # its files go with it
+            objects.update({("file", f.id): None for f in mirror.files_in(change.id)})
         mirror.apply(change)
     mirror.cursor, mirror.epoch = read.cursor, read.epoch
-    return FeedDelta(len(read.changes), None if folders is None else frozenset(folders))
+    return FeedDelta(
+        len(read.changes),
+        None if folders is None else frozenset(folders),
+        rows=tuple(mirror.rows(objects)),
+    )
 
 
 async def reread(
@@ -224,10 +264,11 @@ async def reread(
         for change in read.changes:
             staging.apply(change)
         staging.cursor, staging.epoch = read.cursor, read.epoch
+        rows = tuple(staging.rows())  # before our own writes are replayed onto it
         rewound = rewound or read.cursor < mirror.cursor
         if rewound:
             log.warning("server_rewound", cursor=mirror.cursor, server_cursor=staging.cursor)
         mirror.replace_with(staging)
         log.info("library_reread", files=len(mirror.files), folders=len(mirror.folders))
-        return FeedDelta(len(read.changes), None, rewound)
+        return FeedDelta(len(read.changes), None, rewound, rows=rows, snapshot=True)
     raise TransportError("the change feed keeps expiring; retrying later")

@@ -8,7 +8,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -49,8 +49,20 @@ def _v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    """The remote mirror's durable copy: the feed state at meta.cursor, one JSON row per
+    object (syncd/sync/remote.py owns the format)."""
+    db.execute(
+        "CREATE TABLE remote_objects (kind TEXT NOT NULL, id TEXT NOT NULL,"
+        " data TEXT NOT NULL, PRIMARY KEY (kind, id))"
+    )
+    # A v1 cursor belonged to a mirror kept in memory only: resuming from it with an empty
+    # copy would read every file as deleted on the server. Start from a full read instead.
+    db.execute("DELETE FROM meta WHERE key = 'cursor'")
+
+
 # Append only: step N brings the schema from version N to N+1. Never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 
 
 @dataclass(frozen=True)
@@ -298,6 +310,40 @@ class StateDB:
         remote name), "disk" -> "remote" for a folder (syncd/sync/localnames.py reads them)."""
         rows = self._db.execute("SELECT disk_name, remote_name FROM name_mappings")
         return {str(d): str(r) for d, r in rows}
+
+    # ---- the remote mirror's durable copy -------------------------------------------------
+
+    def remote_rows(self) -> tuple[int, str | None, list[tuple[str, str]]]:
+        """(cursor, feed epoch, [(kind, JSON)]) of the persisted remote mirror."""
+        rows = self._db.execute("SELECT kind, data FROM remote_objects").fetchall()
+        return self.cursor(), self._meta("epoch"), [(str(k), str(d)) for k, d in rows]
+
+    def save_remote(
+        self,
+        rows: Iterable[tuple[str, str, str | None]],
+        cursor: int,
+        epoch: str | None,
+        *,
+        replace_all: bool,
+    ) -> None:
+        """Apply one pulled delta (or, with replace_all, a whole re-read) and its cursor in one
+        transaction: the copy on disk is always the server's state at a cursor it handed out.
+        A row is (kind, id, JSON), JSON None for a delete."""
+        with self.transaction():
+            if replace_all:
+                self._db.execute("DELETE FROM remote_objects")
+            for kind, obj_id, data in rows:
+                if data is None:
+                    self._db.execute(
+                        "DELETE FROM remote_objects WHERE kind = ? AND id = ?", (kind, obj_id)
+                    )
+                else:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO remote_objects (kind, id, data) VALUES (?, ?, ?)",
+                        (kind, obj_id, data),
+                    )
+            self.set_cursor(cursor)
+            self._set_meta("epoch", epoch or "")
 
     # ---- items (status) -----------------------------------------------------------------
 

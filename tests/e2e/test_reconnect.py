@@ -199,3 +199,24 @@ def test_feed_that_keeps_answering_410_deletes_nothing(
         assert _trashed(daemon) == []
     finally:
         proxy.stop()
+
+
+def test_restart_resumes_from_the_stored_cursor(
+    server: ServerProcess, api: Api, root: Path, make_daemon: object
+) -> None:
+    """Stopped while files arrive and one is deleted: the restart reads only what changed
+    (the remote mirror is kept in the state DB with its cursor), and converges."""
+    ids, proxy, daemon = _mirrored(server, api, root, make_daemon)
+    try:
+        assert daemon.stop(timeout_s=30) == 0
+        gone = sorted(ids)[0]
+        api.delete_file(ids[gone])
+        added = _upload(api, "Folder 1", ["while-stopped-1.txt", "while-stopped-2.txt"])
+        spawn(daemon)
+        final = wait_converged(daemon, api, root, timeout_s=60)
+        assert set(final) == (set(ids) - {gone}) | added
+        rereads = [e for e in daemon.log_events() if e.get("event") == "library_reread"]
+        assert len(rereads) == 1, "only the very first start reads the whole library"
+        assert _trashed(daemon) == [gone.split("/")[1]]
+    finally:
+        proxy.stop()

@@ -199,3 +199,42 @@ def test_default_state_path_honours_xdg_and_config(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     assert default_state_path("lib-9") == tmp_path / "xdg" / "syncd" / "lib-9" / "state.db"
     assert default_state_path("lib-9", tmp_path / "mine") == tmp_path / "mine" / "state.db"
+
+
+def test_remote_copy_round_trip_applies_deltas_and_whole_reads(db_path: Path) -> None:
+    """The remote mirror's copy: a whole read replaces everything, a delta upserts and
+    deletes rows; cursor and epoch move in the same transaction; a reopen sees the same."""
+    db = StateDB.open(db_path)
+    assert db.remote_rows() == (0, None, [])
+    db.save_remote(
+        [("folder", "fo1", '{"f": 1}'), ("file", "fi1", '{"x": 1}'), ("file", "fi2", '{"x": 2}')],
+        10,
+        "ep_a",
+        replace_all=True,
+    )
+    db.save_remote(
+        [("file", "fi1", None), ("file", "fi3", '{"x": 3}')], 12, "ep_a", replace_all=False
+    )
+    db.close()
+    db = StateDB.open(db_path)
+    cursor, epoch, rows = db.remote_rows()
+    assert (cursor, epoch) == (12, "ep_a")
+    assert sorted(rows) == [("file", '{"x": 2}'), ("file", '{"x": 3}'), ("folder", '{"f": 1}')]
+    db.save_remote([("file", "fi9", '{"x": 9}')], 3, "ep_b", replace_all=True)  # a re-read
+    assert db.remote_rows() == (3, "ep_b", [("file", '{"x": 9}')])
+    db.close()
+
+
+def test_v1_cursor_is_dropped_by_the_v2_migration(db_path: Path) -> None:
+    """A v1 daemon kept its mirror in memory: its cursor must not be resumed with an empty
+    copy (every file would read as deleted on the server); the first start reads it all."""
+    conn = sqlite3.connect(db_path.parent.mkdir(parents=True) or db_path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+    MIGRATIONS[0](conn)
+    conn.execute("UPDATE schema_version SET version = 1")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('cursor', '4242')")
+    conn.close()
+    db = StateDB.open(db_path)
+    assert db.schema_version() == len(MIGRATIONS) and db.remote_rows() == (0, None, [])
+    db.close()
