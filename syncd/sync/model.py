@@ -65,6 +65,9 @@ class LocalFile:
     # On-disk name when it differs from `path.name` (NFD from a Mac, a name mapped for an
     # exFAT/FAT/NTFS root); not compared.
     disk_name: str | None = field(default=None, compare=False)
+    # Hashed within RACY_NS of its mtime: a same-size rewrite in the same clock tick would keep
+    # this stat, so the next scan reads it again instead of trusting the hash; not compared.
+    racy: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

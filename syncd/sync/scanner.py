@@ -31,6 +31,10 @@ from syncd.sync.model import (
 )
 
 log = get_logger("syncd.scanner")
+# A file hashed this soon after its mtime may be rewritten within the same timestamp tick
+# (the kernel's coarse clock: 1-10 ms) without its stat changing: such a hash is re-checked by
+# the next scan (git's "racily clean" rule). Generous, since a re-read is cheap.
+RACY_NS = 100_000_000
 
 CHUNK_BYTES = 1024 * 1024
 NESTED = "not synced: nested folders are not part of the library"
@@ -243,7 +247,8 @@ class _Scan:
         if b is not None and same((b.size, b.mtime_ns, b.inode), key):
             return b.sha256
         p = self.previous.files.get(rel) if self.previous is not None else None
-        if p is not None and p.sha256 is not None and same((p.size, p.mtime_ns, p.inode), key):
+        trusted = p is not None and p.sha256 is not None and not p.racy
+        if p is not None and trusted and same((p.size, p.mtime_ns, p.inode), key):
             return p.sha256
         moved = self.base_by_inode.get(key[2])
         if moved is not None and same((moved.size, moved.mtime_ns, key[2]), key):
@@ -255,9 +260,11 @@ class _Scan:
     ) -> None:
         key = (st.st_size, st.st_mtime_ns, st.st_ino)
         sha = self.known_sha(rel, key)
+        racy = False
         if sha is None and self.being_truncated(rel, key):
             log.debug("file_being_truncated", path=shown)
         elif sha is None:
+            racy = time.time_ns() - key[1] < RACY_NS  # the same tick as a write: unproven
             try:
                 sha, key = self.hash_stable(Path(path), key)
             except FileNotFoundError:
@@ -266,7 +273,7 @@ class _Scan:
                 self.skip(shown, "cannot read: permission denied (not uploaded)")
             except OSError as exc:
                 self.skip(shown, f"cannot read: {exc.strerror or exc} (not uploaded)")
-        self.files[rel] = LocalFile(rel, key[0], key[1], key[2], sha, disk)
+        self.files[rel] = LocalFile(rel, key[0], key[1], key[2], sha, disk, racy)
 
     def being_truncated(self, rel: RelPath, key: tuple[int, int, int]) -> bool:
         """ext4 shows a file that is being truncated (open with O_TRUNC) at size 0 with its

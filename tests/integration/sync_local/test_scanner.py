@@ -189,6 +189,8 @@ def test_hashes_only_what_changed(tmp_path: Path) -> None:
     edited.write_bytes(b"v2 longer")
     os.rename(tmp_path / "B" / "moved.jpg", tmp_path / "A" / "renamed.jpg")  # same inode
     write(tmp_path / "A" / "new.jpg", b"new")
+    for changed in (edited, tmp_path / "A" / "new.jpg"):  # written a while ago: not racy
+        _backdate(changed)
     hasher = CountingHasher()
     result = scan(tmp_path, base, RULES, hasher=hasher)
     assert sorted(p.name for p in hasher.paths) == ["edited.jpg", "new.jpg"]
@@ -203,6 +205,32 @@ def test_hashes_only_what_changed(tmp_path: Path) -> None:
     hasher = CountingHasher()
     scan(tmp_path, base, RULES, previous=result.tree, hasher=hasher)
     assert hasher.paths == []
+
+
+def _backdate(path: Path, seconds: int = 10) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - seconds * 1_000_000_000))
+
+
+def test_racily_clean_rewrite_is_read_again(tmp_path: Path) -> None:
+    """A same-size rewrite within the clock tick of the write its hash saw leaves size, mtime
+    and inode unchanged (simulated here by restoring the mtime): a hash taken that soon is
+    not trusted by the next scan, so the new bytes are read; one taken later is."""
+    photo = write(tmp_path / "A" / "photo.jpg", b"version A")
+    first = scan(tmp_path, BaseTree(), RULES)
+    assert first.tree.files[RelPath("A", "photo.jpg")].racy
+    mtime_ns = photo.stat().st_mtime_ns
+    photo.write_bytes(b"version B")  # same size, same inode
+    os.utime(photo, ns=(mtime_ns, mtime_ns))  # the same tick: the stat says nothing changed
+    second = scan(tmp_path, BaseTree(), RULES, previous=first.tree)
+    assert (
+        second.tree.files[RelPath("A", "photo.jpg")].sha256
+        == hashlib.sha256(b"version B").hexdigest()
+    )
+    _backdate(photo)
+    third = scan(tmp_path, BaseTree(), RULES, previous=second.tree)
+    settled = scan(tmp_path, BaseTree(), RULES, previous=third.tree, hasher=CountingHasher())
+    assert not third.tree.files[RelPath("A", "photo.jpg")].racy and settled.hashed == 0
 
 
 def test_only_rescans_named_folders(tmp_path: Path) -> None:
