@@ -163,6 +163,10 @@ class Executor:
         log.info("local_file_trashed", path=str(action.local.path))
 
     async def _DeleteRemote(self, action: m.DeleteRemote) -> None:
+        # The scan saw it gone; an editor's save-by-rename or a move may have put it back
+        # since. Re-check just before the server deletes it (what remains is this await).
+        if os.path.lexists(self.path(action.base.path)):
+            raise StaleError(f"{action.base.path} is back since it was scanned")
         with contextlib.suppress(NotFound):
             await self.client.delete_file(action.base.file_id, action.base.rev)
         self.mirror.forget_file(action.base.file_id)
@@ -292,6 +296,8 @@ class Executor:
         self.db.delete_folder(action.name)
 
     async def _DeleteRemoteFolder(self, action: m.DeleteRemoteFolder) -> None:
+        if os.path.lexists(self.names.folder_path(action.base.name)):  # as for a file
+            raise StaleError(f"folder {action.base.name!r} is back since it was scanned")
         with contextlib.suppress(NotFound):
             await self.client.delete_folder(action.base.folder_id)
         self.mirror.forget_folder(action.base.folder_id)
