@@ -107,7 +107,7 @@ class Engine:
         self.hostname = socket.gethostname()
         self.executor = Executor(options.root, client, db, self.mirror, reporter)
         self.held: list[m.Action] = []
-        self.settle = SettleTracker(options.settle_s)  # fed close-write events by the daemon
+        self.settle = SettleTracker()  # fed write/close events by the daemon
         self.skipped: list[Skipped] = []
         self.offline = False  # a transfer in the last pass could not reach the server
         self.traits = m.RootTraits()
@@ -240,6 +240,7 @@ class Engine:
             max_delete=self.options.max_delete,
             deletes_approved=self.deletes_approved,
             open_writers=self.settle.open_writers(time.monotonic()),
+            closed=self.settle.closed(),
         )
 
     async def reconcile(self, only: set[str] | None = None, dry_run: bool = False) -> PassResult:

@@ -1,6 +1,6 @@
-"""Pure gates between plan and execution: which uploads are settled, which fit the quota, and
-which deletes (on the server, or of local files to the Trash) are held back because one batch
-would delete too much on that side (DESIGN §4, §5)."""
+"""Pure gates between plan and execution: which uploads are complete (closed by their writer,
+or settled), which fit the quota, and which deletes (on the server, or of local files to the
+Trash) are held back because one batch would delete too much on that side (DESIGN §4, §5)."""
 
 from __future__ import annotations
 
@@ -95,6 +95,7 @@ def gate(
     max_delete: int,
     deletes_approved: bool,
     open_writers: frozenset[m.RelPath] = frozenset(),
+    closed: frozenset[m.RelPath] = frozenset(),
 ) -> Gated:
     """Sort a plan into what runs now and what waits (unsettled, over quota, held)."""
     out = Gated()
@@ -110,7 +111,8 @@ def gate(
             out.held.append(action)
         elif isinstance(action, m.Upload):
             writer_open = action.local.path in open_writers
-            if writer_open or not is_settled(action.local, now_ns, settle_s):
+            complete = action.local.path in closed and not writer_open  # closed: push now
+            if writer_open or not (complete or is_settled(action.local, now_ns, settle_s)):
                 # An open writer's close-write event wakes the loop; the deadline is a fallback.
                 start_ns = now_ns if writer_open else action.local.mtime_ns
                 ready_ns = start_ns + int(settle_s * NS_PER_S)

@@ -221,7 +221,9 @@ class Watcher:
             self._feed(src, kind, event.is_directory)
         dest = os.fsdecode(event.dest_path) if event.dest_path else ""
         if dest:  # empty for all but moves, and for a move out of the root
-            self._feed(dest, kind, event.is_directory)
+            # A file moved into place arrived whole (save-by-rename, a move in): complete.
+            moved_in = isinstance(event, FileMovedEvent)
+            self._feed(dest, EventKind.CLOSE if moved_in else kind, event.is_directory)
         self._schedule_flush()
 
     def on_overflow(self) -> None:

@@ -76,6 +76,27 @@ def test_slowly_written_file_is_uploaded_once_complete(
     assert api.counters()["uploads"] - before == 1
 
 
+def test_closed_file_is_pushed_without_waiting_for_settle_s(
+    api: Api, root: Path, make_daemon
+) -> None:
+    """Written and closed (or saved by a rename into place): uploaded at once, though
+    settle_s is 30 s; the stat rule only waits where no close was seen."""
+    api.create_folder("Alice Martin")
+    # The folder exists before the daemon watches the root: inotify may miss the first events
+    # in a folder created while watched (before its own watch is set), leaving the stat rule.
+    (root / "Alice Martin").mkdir(parents=True)
+    make_daemon(settle_s=30.0).start().wait_idle()
+    # The start's own root-level events (marker, probe files) come as a full-rescan batch,
+    # which drops per-path close events merged into it: let that batch pass first.
+    time.sleep(1.0)
+    (root / "Alice Martin" / "closed.jpg").write_bytes(b"written and closed")
+    staging = root / "Alice Martin" / ".~draft.pdf"
+    staging.write_bytes(b"saved by rename")
+    os.replace(staging, root / "Alice Martin" / "saved.pdf")
+    for name in ("closed.jpg", "saved.pdf"):
+        wait_until(lambda n=name: remote_file(api, f"Alice Martin/{n}"), 15, what=name)
+
+
 def test_deletes_both_ways(api: Api, root: Path, make_daemon) -> None:
     folder = api.create_folder("Alice Martin")
     api.upload(folder["id"], "a.jpg", b"a" * 100)

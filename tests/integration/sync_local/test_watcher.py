@@ -8,16 +8,18 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from syncd.sync.debounce import Batch
+from syncd.sync.gate import gate
 from syncd.sync.ignore import IgnoreRules
-from syncd.sync.model import BaseTree, RelPath
+from syncd.sync.model import BaseTree, LocalFile, Plan, RelPath, Upload
 from syncd.sync.scanner import scan
-from syncd.sync.settle import SettleTracker, Stat
+from syncd.sync.settle import SettleTracker
 from syncd.sync.watcher import WATCHDOG_LOGGER, Watcher
 
 DEADLINE_S = 10.0
@@ -148,9 +150,10 @@ async def test_stop_ends_the_iterator(root: Path) -> None:
     assert [b async for b in w.batches()] == []
 
 
-async def test_slowly_written_file_settles_only_when_it_stops_changing(
-    root: Path, watcher: Watcher
-) -> None:
+async def test_slowly_written_file_uploads_only_once_closed(root: Path, watcher: Watcher) -> None:
+    """Real inotify events through the tracker into the gate: while one writer appends (with
+    pauses longer than the debounce) the upload waits; its close-write makes it go at once,
+    without waiting for settle_s (60 s here)."""
     path = root / "Alice" / "slow.mp4"
     rel = RelPath("Alice", "slow.mp4")
     writer_done = threading.Event()
@@ -164,29 +167,36 @@ async def test_slowly_written_file_settles_only_when_it_stops_changing(
         writer_done.set()
 
     loop = asyncio.get_running_loop()
-    tracker = SettleTracker(settle_s=0.3)
+    tracker = SettleTracker()
     writing = loop.run_in_executor(None, slow_writer)
-    ready_stat: Stat | None = None
+    uploaded: LocalFile | None = None
 
     async def drive() -> None:
-        nonlocal ready_stat
-        while ready_stat is None:
-            deadline = tracker.pending()
-            timeout = None if deadline is None else max(0.01, deadline - loop.time())
-            try:
-                batch = await asyncio.wait_for(watcher.next_batch(), timeout)
-            except TimeoutError:
-                batch = None
-            if batch is not None:
-                tracker.apply(batch, loop.time())
+        nonlocal uploaded
+        while uploaded is None:
+            batch = await watcher.next_batch()
+            if batch is None:
+                continue
+            tracker.apply(batch, loop.time())
             local = scan(root, BaseTree(), IgnoreRules(), only={"Alice"}).tree.files.get(rel)
-            if local is None:
+            if local is None or local.sha256 is None:
                 continue
             finished_before_check = writer_done.is_set()
-            if tracker.ready(rel, Stat.of(local), loop.time()):
-                assert finished_before_check, "settled while the writer was still writing"
-                ready_stat = Stat.of(local)
+            gated = gate(
+                Plan((Upload(local, "fo_A", None),)),
+                now_ns=time.time_ns(),
+                settle_s=60.0,
+                quota=None,
+                inflight_bytes=0,
+                max_delete=50,
+                deletes_approved=False,
+                open_writers=tracker.open_writers(loop.time()),
+                closed=tracker.closed(),
+            )
+            if gated.run_files:
+                assert finished_before_check, "released while the writer was still writing"
+                uploaded = local
 
     await asyncio.wait_for(drive(), DEADLINE_S)
     await writing
-    assert ready_stat is not None and ready_stat.size == 5 * 64 * 1024 == path.stat().st_size
+    assert uploaded is not None and uploaded.size == 5 * 64 * 1024 == path.stat().st_size

@@ -33,17 +33,22 @@ def _gate(actions: list[m.Action], **kwargs: object) -> Gated:
 
 
 @pytest.mark.parametrize(
-    ("age_s", "writer_open", "runs"),
+    ("age_s", "writer_open", "closed", "runs"),
     [
-        (60.0, False, True),  # old and closed: upload
-        (0.2, False, False),  # modified 0.2 s ago: wait for the settle time
-        (60.0, True, False),  # a writer still holds it (no close-write yet): wait
+        (60.0, False, False, True),  # old, no event known: the stat rule says settled
+        (0.2, False, False, False),  # modified 0.2 s ago, no close seen: wait for settle_s
+        (0.2, False, True, True),  # modified 0.2 s ago but closed by its writer: push now
+        (60.0, True, False, False),  # a writer still holds it (no close-write yet): wait
+        (0.2, True, True, False),  # an open writer wins over an earlier close
     ],
 )
-def test_upload_runs_only_when_settled(age_s: float, writer_open: bool, runs: bool) -> None:
+def test_upload_runs_when_closed_or_settled(
+    age_s: float, writer_open: bool, closed: bool, runs: bool
+) -> None:
     upload = m.Upload(_local("a.jpg", age_s=age_s), "fo_F", None)
     writers = frozenset({upload.local.path}) if writer_open else frozenset()
-    out = _gate([upload], open_writers=writers)
+    done = frozenset({upload.local.path}) if closed else frozenset()
+    out = _gate([upload], open_writers=writers, closed=done)
     assert (out.run_files == [upload]) is runs
     assert (out.unsettled_next_ns is not None) is (not runs)
 
