@@ -142,6 +142,51 @@ MIGRATIONS: list[str] = [
     CREATE INDEX trash_deleted ON trash(deleted_ns);
     CREATE INDEX trash_sha ON trash(sha256);
     """,
+    # v4 (O(1) counters): per-folder file count and bytes, per-user files and bytes by kind,
+    # kept by triggers on every insert, delete and change of `files` (whatever code path
+    # makes it), so GET /v1/account and each feed page no longer aggregate all files.
+    """
+    ALTER TABLE folders ADD COLUMN file_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE folders ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE user_kind_stats (
+        user_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        files INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, kind)
+    );
+    UPDATE folders SET
+        file_count = (SELECT COUNT(*) FROM files WHERE files.folder_id = folders.id),
+        bytes = (SELECT COALESCE(SUM(size), 0) FROM files WHERE files.folder_id = folders.id);
+    INSERT INTO user_kind_stats (user_id, kind, files, bytes)
+        SELECT user_id, kind, COUNT(*), SUM(size) FROM files GROUP BY user_id, kind;
+    CREATE TRIGGER files_counted_insert AFTER INSERT ON files BEGIN
+        UPDATE folders SET file_count = file_count + 1, bytes = bytes + NEW.size
+            WHERE id = NEW.folder_id;
+        INSERT INTO user_kind_stats (user_id, kind, files, bytes)
+            VALUES (NEW.user_id, NEW.kind, 1, NEW.size)
+            ON CONFLICT (user_id, kind) DO UPDATE
+            SET files = files + 1, bytes = bytes + excluded.bytes;
+    END;
+    CREATE TRIGGER files_counted_delete AFTER DELETE ON files BEGIN
+        UPDATE folders SET file_count = file_count - 1, bytes = bytes - OLD.size
+            WHERE id = OLD.folder_id;
+        UPDATE user_kind_stats SET files = files - 1, bytes = bytes - OLD.size
+            WHERE user_id = OLD.user_id AND kind = OLD.kind;
+    END;
+    CREATE TRIGGER files_counted_update AFTER UPDATE OF folder_id, size, kind ON files BEGIN
+        UPDATE folders SET file_count = file_count - 1, bytes = bytes - OLD.size
+            WHERE id = OLD.folder_id;
+        UPDATE folders SET file_count = file_count + 1, bytes = bytes + NEW.size
+            WHERE id = NEW.folder_id;
+        UPDATE user_kind_stats SET files = files - 1, bytes = bytes - OLD.size
+            WHERE user_id = OLD.user_id AND kind = OLD.kind;
+        INSERT INTO user_kind_stats (user_id, kind, files, bytes)
+            VALUES (NEW.user_id, NEW.kind, 1, NEW.size)
+            ON CONFLICT (user_id, kind) DO UPDATE
+            SET files = files + 1, bytes = bytes + excluded.bytes;
+    END;
+    """,
 ]
 
 

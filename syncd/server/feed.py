@@ -14,7 +14,7 @@ from typing import Literal
 from syncd.errors import CursorExpired
 from syncd.protocol import Change, ChangesPage
 from syncd.server.db import Db
-from syncd.server.records import file_model, folder_model, folder_stats
+from syncd.server.records import file_model, folder_model
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
@@ -86,13 +86,11 @@ def read_page(
             cursor=cursor,
             oldest_cursor=floor,
         )
-    stats = folder_stats(db, user_id)
     folders = db.all(
         "SELECT * FROM folders WHERE user_id=? AND seq>? ORDER BY seq", user_id, cursor
     )
     folder_items = [
-        _Item(r["seq"], _upsert("folder", r["id"], r["seq"], folder_model(r, stats)))
-        for r in folders
+        _Item(r["seq"], _upsert("folder", r["id"], r["seq"], folder_model(r))) for r in folders
     ]
     if cursor == 0 and floor > 0:
         # The first snapshot page reaches past the floor, so the cursor it hands out is never

@@ -9,14 +9,13 @@ from syncd.errors import NameTaken, NotFound, RevMismatch
 from syncd.protocol import Folder, name_key, normalize_name
 from syncd.server import feed, trash
 from syncd.server.db import new_id, now_ns
-from syncd.server.records import folder_model, folder_stats, one_folder_model
+from syncd.server.records import folder_model, one_folder_model
 from syncd.server.state import NO_PRECONDITION, Precondition, ServerState
 
 
 def list_folders(state: ServerState, user_id: str) -> list[Folder]:
-    stats = folder_stats(state.db, user_id)
     rows = state.db.all("SELECT * FROM folders WHERE user_id=? ORDER BY name_key", user_id)
-    return [folder_model(r, stats) for r in rows]
+    return [folder_model(r) for r in rows]
 
 
 def folder_row(state: ServerState, user_id: str, folder_id: str) -> sqlite3.Row:

@@ -57,38 +57,26 @@ def file_model(row: sqlite3.Row) -> File:
     )
 
 
-def folder_stats(db: Db, user_id: str) -> dict[str, tuple[int, int]]:
-    """folder id -> (file_count, bytes) for one user, in one query."""
-    rows = db.all(
-        "SELECT folder_id, COUNT(*) AS n, COALESCE(SUM(size),0) AS b FROM files"
-        " WHERE user_id=? GROUP BY folder_id",
-        user_id,
-    )
-    return {r["folder_id"]: (int(r["n"]), int(r["b"])) for r in rows}
-
-
-def folder_model(row: sqlite3.Row, stats: dict[str, tuple[int, int]]) -> Folder:
+def folder_model(row: sqlite3.Row) -> Folder:
+    """A folder row as the API shows it; file_count and bytes are the row's trigger-kept
+    counters (schema v4), as of when the row was read."""
     participant = None
     if row["kind"] == "participant":
         participant = Participant(
             id=row["participant_id"], phone=row["phone"], display_name=row["display_name"]
         )
-    count, size = stats.get(row["id"], (0, 0))
     return Folder(
         id=row["id"],
         name=row["name"],
         kind=cast(FolderKind, row["kind"]),
         participant=participant,
-        file_count=count,
-        bytes=size,
+        file_count=row["file_count"],
+        bytes=row["bytes"],
         rev=row["rev"],
     )
 
 
 def one_folder_model(db: Db, row: sqlite3.Row) -> Folder:
-    stat = db.one(
-        "SELECT COUNT(*) AS n, COALESCE(SUM(size),0) AS b FROM files WHERE folder_id=?",
-        row["id"],
-    )
-    assert stat is not None
-    return folder_model(row, {row["id"]: (int(stat["n"]), int(stat["b"]))})
+    """The folder of `row` with its counters read now (the row may predate a file change)."""
+    fresh = db.one("SELECT * FROM folders WHERE id=?", row["id"])
+    return folder_model(fresh if fresh is not None else row)

@@ -28,17 +28,13 @@ async def health(_request: web.Request) -> web.Response:
 async def account(request: web.Request) -> web.Response:
     user = auth(request)
     db = state_of(request).db
-    counts_row = db.one(
-        "SELECT (SELECT COUNT(*) FROM files WHERE user_id=?) AS files,"
-        " (SELECT COUNT(*) FROM folders WHERE user_id=?) AS folders",
-        user["id"],
-        user["id"],
-    )
+    # Trigger-kept counters (schema v4): O(kinds + folders), not O(files).
+    folders_row = db.one("SELECT COUNT(*) AS n FROM folders WHERE user_id=?", user["id"])
     by_kind = dict.fromkeys(("image", "audio", "video", "document"), 0)
-    for row in db.all(
-        "SELECT kind, SUM(size) AS b FROM files WHERE user_id=? GROUP BY kind", user["id"]
-    ):
-        by_kind[row["kind"]] = int(row["b"])
+    files = 0
+    for row in db.all("SELECT kind, files, bytes FROM user_kind_stats WHERE user_id=?", user["id"]):
+        by_kind[row["kind"]] = by_kind.get(row["kind"], 0) + int(row["bytes"])
+        files += int(row["files"])
     return model_response(
         Account(
             user=User(id=user["id"], name=user["name"]),
@@ -48,9 +44,7 @@ async def account(request: web.Request) -> web.Response:
                 limit_bytes=user["limit_bytes"],
                 max_file_bytes=user["max_file_bytes"],
             ),
-            counts={"files": int(counts_row["files"]), "folders": int(counts_row["folders"])}
-            if counts_row
-            else {},
+            counts={"files": files, "folders": int(folders_row["n"]) if folders_row else 0},
             by_kind=by_kind,
         )
     )
