@@ -8,7 +8,14 @@ import os
 import signal
 from pathlib import Path
 
-from tests.support.daemon import local_tree, remote_file, remote_tree, temp_files, wait_until
+from tests.support.daemon import (
+    local_tree,
+    partial_bytes,
+    remote_file,
+    remote_tree,
+    temp_files,
+    wait_until,
+)
 from tests.support.proxy import FaultProxy
 from tests.support.server import Api, ServerProcess
 
@@ -51,12 +58,7 @@ def test_kill_during_big_download_then_restart(
     proxy = _proxy(server)
     try:
         daemon = make_daemon(url=proxy.url).start()
-        wait_until(
-            lambda: any(p.stat().st_size > 20 * 1024 * 1024 for p in temp_files(root)),
-            60,
-            0.05,
-            "download under way",
-        )
+        wait_until(lambda: partial_bytes(root) > 20 * 1024 * 1024, 60, 0.05, "download under way")
         daemon.stop(signal.SIGKILL)
         assert temp_files(root), "a crash leaves the temp file (to resume from)"
         assert not (root / "Alice Martin" / "big.mp4").exists()

@@ -27,7 +27,7 @@ from tests.e2e.campaign_tools import (
     spawn,
     temp_files,
 )
-from tests.support.daemon import DaemonProcess, wait_until
+from tests.support.daemon import DaemonProcess, partial_bytes, wait_until
 from tests.support.exfat import exfat_mount, exfat_skip_reason, remount
 from tests.support.server import Api, ServerProcess
 
@@ -256,12 +256,7 @@ def test_kill_during_download_leaves_no_partial_file(
     try:
         daemon = make_daemon(url=proxy.url, settle_s=0.2)
         spawn(daemon)
-        wait_until(
-            lambda: any(p.stat().st_size > 8 * MiB for p in temp_files(root)),
-            60,
-            0.05,
-            "download under way",
-        )
+        wait_until(lambda: partial_bytes(root) > 8 * MiB, 60, 0.05, "download under way")
         sigkill(daemon)
         assert temp_files(root), "a crash leaves the temp file to resume from"
         assert not (root / "Alice" / "video.mp4").exists()

@@ -22,7 +22,7 @@ from tests.e2e.campaign_tools import (
     temp_files,
     wait_converged,
 )
-from tests.support.daemon import wait_until
+from tests.support.daemon import partial_bytes, wait_until
 from tests.support.server import Api, ServerProcess
 
 MiB = 1024 * 1024
@@ -49,10 +49,6 @@ def _transfer_done_bytes(daemon, direction: str) -> int:
     return max(done, default=0)
 
 
-def _temp_bytes(root: Path) -> int:
-    return max((p.stat().st_size for p in temp_files(root)), default=0)
-
-
 def test_resets_mid_body_of_big_transfers(
     server: ServerProcess, api: Api, root: Path, tmp_path: Path, make_daemon
 ) -> None:
@@ -67,7 +63,7 @@ def test_resets_mid_body_of_big_transfers(
     try:
         daemon = make_daemon(url=proxy.url, settle_s=0.2)
         spawn(daemon)
-        wait_until(lambda: _temp_bytes(root) > 8 * MiB, 60, 0.05, "download under way")
+        wait_until(lambda: partial_bytes(root) > 8 * MiB, 60, 0.05, "download under way")
         proxy.reset_all()  # the engine backs off (offline) for a few seconds, then resumes
         wait_converged(daemon, api, root, timeout_s=90)
         assert sha((root / "Alice Martin" / "incoming.mp4").read_bytes()) == down_sha

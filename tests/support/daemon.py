@@ -50,6 +50,18 @@ def temp_files(root: Path) -> list[Path]:
     return list(root.rglob(".syncd-tmp-*"))
 
 
+def partial_bytes(root: Path) -> int:
+    """Size of the biggest download temp file (`.part`). Other temp files (the marker's,
+    written then renamed at the first sync) may vanish between listing and stat."""
+    biggest = 0
+    for part in root.rglob(".syncd-tmp-*.part") if root.is_dir() else ():
+        try:
+            biggest = max(biggest, part.stat().st_size)
+        except FileNotFoundError:
+            continue
+    return biggest
+
+
 class DaemonProcess:
     """One daemon with a private home: XDG_{CONFIG,STATE,RUNTIME,DATA}_HOME under `home`."""
 
