@@ -105,14 +105,14 @@ class Engine:
         self.local: m.LocalTree | None = None
         self.deletes_approved = False
         self.hostname = socket.gethostname()
-        self.executor = Executor(options.root, client, db, self.mirror, reporter)
+        self._sem = asyncio.Semaphore(options.transfers)
+        self.executor = Executor(options.root, client, db, self.mirror, reporter, slots=self._sem)
         self.held: list[m.Action] = []
         self.settle = SettleTracker(options.settle_s)  # fed close-write events by the daemon
         self.skipped: list[Skipped] = []
         self.offline = False  # a transfer in the last pass could not reach the server
         self.traits = m.RootTraits()
         self._probed: tuple[int, int] | None = None  # (st_dev, st_ino) of the probed root
-        self._sem = asyncio.Semaphore(options.transfers)
         self._inflight_bytes = 0
         self.on_done: Callable[[m.Action], None] = _nothing  # the daemon's activity log
 
@@ -280,6 +280,10 @@ class Engine:
             log.warning("temp_sweep_failed", error=str(exc))
 
     async def _run_limited(self, action: m.Action, failed: list[tuple[str, str]]) -> int:
+        if isinstance(action, m.Download | m.KeepBoth):
+            # The executor holds a slot only while the file streams, so files waiting for
+            # their batch to land (landing.py) let the next ones start.
+            return await self._run_one(action, failed)
         size = action.local.size if isinstance(action, m.Upload) else 0
         async with self._sem:
             self._inflight_bytes += size

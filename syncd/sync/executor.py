@@ -4,6 +4,7 @@ names come from DiskNames (the same as remote names except on exFAT/FAT/NTFS-lik
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Callable
@@ -19,11 +20,12 @@ from syncd.protocol import File, name_key
 from syncd.sync import model as m
 from syncd.sync.client import ApiClient
 from syncd.sync.disknames import DiskNames
+from syncd.sync.landing import Landing, base_entry
 from syncd.sync.localnames import fold
 from syncd.sync.remote import RemoteMirror, remote_file
 from syncd.sync.rootfs import fsync_dir, place_new
 from syncd.sync.statedb import StateDB
-from syncd.sync.transfer import StaleError, download_file, require_unchanged, temp_path_for
+from syncd.sync.transfer import StaleError, fetch_file, require_unchanged, temp_path_for
 
 log = get_logger("syncd.executor")
 
@@ -44,10 +46,14 @@ class Executor:
     mirror: RemoteMirror
     reporter: Reporter
     trash: Callable[[str], None] = send2trash
+    # Held by a download only while it streams: waiting for its batch to land takes no slot.
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     names: DiskNames = field(init=False)  # set per pass by the engine
+    landing: Landing = field(init=False)
 
     def __post_init__(self) -> None:
         self.names = DiskNames(self.root, self.db)
+        self.landing = Landing(self.db, lambda: self.traits)
 
     @property
     def traits(self) -> m.RootTraits:
@@ -99,27 +105,16 @@ class Executor:
         else:
             self.names.folder_path(remote.path.folder).mkdir(exist_ok=True)
             target = self.names.new_file_path(remote.path)
-        tick = self._progress(remote.path, "down", remote.size)
-        try:
-            st = await download_file(self.client, remote, target, replaces, self.traits, tick)
-        finally:
-            self.reporter.transfer_finished(str(remote.path))
-        self._commit_file(remote, st.st_mtime_ns, st.st_ino)
-        log.info("download_finished", path=str(remote.path), size=remote.size)
+        async with self.slots:
+            tick = self._progress(remote.path, "down", remote.size)
+            try:
+                fetched = await fetch_file(self.client, remote, target, replaces, tick)
+            finally:
+                self.reporter.transfer_finished(str(remote.path))
+        await self.landing.land(fetched)  # durable, placed and in the base (batched)
 
     def _commit_file(self, remote: m.RemoteFile, mtime_ns: int, inode: int) -> None:
-        self.db.put_file(
-            m.BaseFile(
-                path=remote.path,
-                file_id=remote.file_id,
-                folder_id=remote.folder_id,
-                rev=remote.rev,
-                sha256=remote.sha256,
-                size=remote.size,
-                mtime_ns=mtime_ns,
-                inode=inode,
-            )
-        )
+        self.db.put_file(base_entry(remote, mtime_ns, inode))
 
     async def _Download(self, action: m.Download) -> None:
         await self._download(action.remote, action.replaces)
