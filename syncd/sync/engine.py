@@ -7,6 +7,7 @@ import asyncio
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,6 +89,21 @@ def _may_see_half_a_move(tree: m.LocalTree, base: m.BaseTree, only: set[str]) ->
         if path.folder in only and path not in base.files and local.inode in elsewhere:
             return True
     return any(p.folder in only and p not in tree.files for p in base.files)
+
+
+def _log_pass(gated: Gated, executed: int, failed: int, took_s: float) -> None:
+    """One info line per pass that did something; the per-file lines are at debug."""
+    actions = [*gated.run_first, *gated.run_files, *gated.run_last]
+    if not actions and not gated.held:
+        return
+    log.info(
+        "pass_finished",
+        planned=dict(Counter(type(action).__name__ for action in actions)),
+        executed=executed,
+        failed=failed,
+        held=len(gated.held),
+        took_s=round(took_s, 3),
+    )
 
 
 class Engine:
@@ -249,7 +265,7 @@ class Engine:
         if dry_run:
             return PassResult(gated, 0, [], skipped_pairs, self.executor.names.stored_as())
         failed: list[tuple[str, str]] = []
-        executed = 0
+        executed, started = 0, time.monotonic()
         for action in gated.run_first:
             executed += await self._run_one(action, failed)
         results = await asyncio.gather(
@@ -265,6 +281,7 @@ class Engine:
         if gated.held:
             log.warning("deletes_held", count=len(gated.held), max_delete=self.options.max_delete)
         self._record_items(gated, failed)
+        _log_pass(gated, executed, len(failed), time.monotonic() - started)
         if executed == 0 and not self.offline:
             self._sweep_orphan_temps()
         stored_as = self.executor.names.stored_as()
@@ -310,7 +327,7 @@ class Engine:
             self.offline = True
             failed.append((path, f"server unreachable: {exc}"))
         except (*RETRY_LATER, FileChangedError) as exc:
-            log.info("action_deferred", action=type(action).__name__, path=path, reason=str(exc))
+            log.debug("action_deferred", action=type(action).__name__, path=path, reason=str(exc))
         except LocalError as exc:  # the root cannot hold it (RootLimitError)
             failed.append((path, str(exc)))
             log.warning("action_failed", action=type(action).__name__, path=path, error=str(exc))

@@ -142,7 +142,7 @@ class Executor:
             self.reporter.transfer_finished(str(local.path))
         self._remember(file)
         self._commit_file(remote_file(file, local.path.folder), local.mtime_ns, local.inode)
-        log.info("upload_finished", path=str(local.path), size=local.size)
+        log.debug("upload_finished", path=str(local.path), size=local.size)
 
     def _remember(self, file: File) -> None:
         """Record our own write in the mirror at once; the feed confirms it later."""
@@ -155,14 +155,14 @@ class Executor:
         self.names.moved(target, None)
         self.names.forget(*action.local.path)
         self.db.delete_file(action.local.path)
-        log.info("local_file_trashed", path=str(action.local.path))
+        log.debug("local_file_trashed", path=str(action.local.path))
 
     async def _DeleteRemote(self, action: m.DeleteRemote) -> None:
         with contextlib.suppress(NotFound):
             await self.client.delete_file(action.base.file_id, action.base.rev)
         self.mirror.forget_file(action.base.file_id)
         self.db.delete_file(action.base.path)
-        log.info("remote_file_deleted", path=str(action.base.path))
+        log.debug("remote_file_deleted", path=str(action.base.path))
 
     async def _RenameLocal(self, action: m.RenameLocal) -> None:
         source = self.path(action.local.path)
@@ -176,7 +176,7 @@ class Executor:
             self.names.forget(*action.local.path)
         self.db.delete_file(action.local.path)
         self._commit_file(action.remote, action.local.mtime_ns, action.local.inode)
-        log.info("local_file_renamed", src=str(action.local.path), dst=str(action.remote.path))
+        log.debug("local_file_renamed", src=str(action.local.path), dst=str(action.remote.path))
 
     async def _RenameRemote(self, action: m.RenameRemote) -> None:
         base, local = action.base, action.local
@@ -190,7 +190,7 @@ class Executor:
         self._remember(file)
         self.db.delete_file(base.path)
         self._commit_file(remote_file(file, local.path.folder), local.mtime_ns, local.inode)
-        log.info("remote_file_renamed", src=str(base.path), dst=str(local.path))
+        log.debug("remote_file_renamed", src=str(base.path), dst=str(local.path))
 
     def _rename_file(self, source: Path, target: Path, file_id: str) -> None:
         """Rename without clobbering. A case-only rename on a case-insensitive root goes through
