@@ -1,6 +1,7 @@
 """Group commit of downloads: verified temp files that arrive while a batch is being landed wait
-for the next one; a batch's data is made durable together (parallel fsyncs), then its files are
-placed, each folder is fsynced once, and their base rows are committed in one transaction."""
+for the next one; a batch's data is made durable together (one syncfs, else parallel fsyncs),
+then its files are placed, their folders made durable (a second syncfs, else one fsync per
+folder), and their base rows committed in one transaction."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from syncd.errors import StaleError
 from syncd.log import get_logger
 from syncd.sync import model as m
-from syncd.sync.rootfs import fsync_dir
+from syncd.sync.rootfs import can_syncfs, fsync_dir, sync_filesystems
 from syncd.sync.statedb import StateDB
 from syncd.sync.transfer import Fetched, fsync_file, place
 
@@ -78,11 +79,15 @@ class Landing:
                     future.set_result(outcome)
 
     async def _land_batch(self, items: list[Fetched]) -> list[Outcome]:
-        started = time.monotonic()
-        synced = await asyncio.gather(
-            *(asyncio.to_thread(fsync_file, item.temp) for item in items), return_exceptions=True
-        )
-        outcomes = await asyncio.to_thread(_place_all, items, synced, self.traits())
+        started, traits = time.monotonic(), self.traits()
+        if can_syncfs(traits):
+            outcomes = await asyncio.to_thread(_land_with_syncfs, items, traits)
+        else:
+            synced = await asyncio.gather(
+                *(asyncio.to_thread(fsync_file, item.temp) for item in items),
+                return_exceptions=True,
+            )
+            outcomes = await asyncio.to_thread(_place_all, items, synced, traits)
         placed = [
             (item, st)
             for item, st in zip(items, outcomes, strict=True)
@@ -111,19 +116,36 @@ def _failed(outcome: object) -> bool:
     return isinstance(outcome, BaseException)
 
 
+def _land_with_syncfs(items: list[Fetched], traits: m.RootTraits) -> list[Outcome]:
+    """Worker thread: one syncfs makes the batch's data durable, then every file is placed,
+    then a second syncfs makes the new names durable (instead of one fsync per folder)."""
+    try:
+        sync_filesystems(sorted({item.target.parent for item in items}))
+    except OSError as exc:  # nothing placed: the complete temp files are re-checked next time
+        return [exc] * len(items)
+    outcomes = [_place_one(item, traits) for item in items]
+    try:
+        sync_filesystems(sorted({item.target.parent for item in items}))
+    except OSError as exc:  # placed but maybe not durable: no base row; re-checked later
+        return [exc if not _failed(o) else o for o in outcomes]
+    return outcomes
+
+
+def _place_one(item: Fetched, traits: m.RootTraits) -> Outcome:
+    try:
+        return place(item, traits)
+    except (OSError, StaleError) as exc:  # a file appeared or changed there; disk errors
+        return exc
+
+
 def _place_all(
     items: list[Fetched], synced: list[BaseException | None], traits: m.RootTraits
 ) -> list[Outcome]:
-    """Place every durable file, then fsync each folder that got one (in a worker thread)."""
-    outcomes: list[Outcome] = []
-    for item, fsync_error in zip(items, synced, strict=True):
-        if isinstance(fsync_error, BaseException):
-            outcomes.append(fsync_error)  # not durable: never placed; the temp file resumes
-            continue
-        try:
-            outcomes.append(place(item, traits))
-        except (OSError, StaleError) as exc:  # a file appeared or changed there; disk errors
-            outcomes.append(exc)
+    """Worker thread: place every durable file, then fsync each folder that got one."""
+    outcomes: list[Outcome] = [
+        error if isinstance(error, BaseException) else _place_one(item, traits)
+        for item, error in zip(items, synced, strict=True)
+    ]  # a file whose fsync failed is never placed; its temp file is re-checked next time
     folders = {
         item.target.parent for item, o in zip(items, outcomes, strict=True) if not _failed(o)
     }
@@ -134,6 +156,6 @@ def _place_all(
         except OSError as exc:  # placed but maybe not durable: no base row; re-checked later
             broken[folder] = exc
     return [
-        broken.get(item.target.parent, o) if not _failed(o) else o
+        o if _failed(o) else broken.get(item.target.parent, o)
         for item, o in zip(items, outcomes, strict=True)
     ]

@@ -13,6 +13,7 @@ import pytest
 from syncd.errors import StaleError
 from syncd.sync.landing import Landing
 from syncd.sync.model import LocalFile, RelPath, RemoteFile, RootTraits
+from syncd.sync.rootfs import can_syncfs, mount_type
 from syncd.sync.statedb import StateDB
 from syncd.sync.transfer import Fetched, temp_path_for
 
@@ -33,9 +34,21 @@ def fetched(root: Path, folder: str, name: str, body: bytes, n: int) -> Fetched:
     return Fetched(remote, temp, target, None)
 
 
-def test_a_batch_lands_each_file_on_its_own(tmp_path: Path) -> None:
+def traits_for(root: Path, durability: str) -> RootTraits:
+    """The root's real traits for the syncfs path; unknown ones for one fsync per file."""
+    if durability == "fsync":
+        return RootTraits()
+    traits = RootTraits(fs_type=mount_type(root))
+    if not can_syncfs(traits):
+        pytest.skip(f"no syncfs on {traits.fs_type}")
+    return traits
+
+
+@pytest.mark.parametrize("durability", ["syncfs", "fsync"])
+def test_a_batch_lands_each_file_on_its_own(tmp_path: Path, durability: str) -> None:
     root = tmp_path / "root"
     root.mkdir()
+    traits = traits_for(root, durability)
     db = StateDB.open(tmp_path / "state.db")
     items = [fetched(root, f"P{i % 3}", f"IMG-{i}.jpg", b"x" * i, i) for i in range(1, 40)]
     clash = items[7]
@@ -45,7 +58,7 @@ def test_a_batch_lands_each_file_on_its_own(tmp_path: Path) -> None:
     changed = Fetched(changed.remote, changed.temp, changed.target, LocalFile(
         changed.remote.path, size=3, mtime_ns=1, inode=1, sha256=None,
     ))  # fmt: skip
-    landing = Landing(db, RootTraits)
+    landing = Landing(db, lambda: traits)
 
     async def land_all() -> list[object]:
         jobs = [landing.land(item) for item in [*items, changed]]
@@ -69,14 +82,16 @@ def test_a_batch_lands_each_file_on_its_own(tmp_path: Path) -> None:
     db.close()
 
 
+@pytest.mark.parametrize("durability", ["syncfs", "fsync"])
 @pytest.mark.parametrize("batch", [1, 600])
-def test_every_waiter_gets_its_answer(tmp_path: Path, batch: int) -> None:
+def test_every_waiter_gets_its_answer(tmp_path: Path, batch: int, durability: str) -> None:
     """More files than one batch holds (MAX_BATCH_FILES): later ones land in later batches."""
     root = tmp_path / "root"
     root.mkdir()
+    traits = traits_for(root, durability)
     db = StateDB.open(tmp_path / "state.db")
     items = [fetched(root, "P", f"f{i}", str(i).encode(), i) for i in range(batch)]
-    landing = Landing(db, RootTraits)
+    landing = Landing(db, lambda: traits)
 
     async def land_all() -> list[os.stat_result]:
         return await asyncio.gather(*(landing.land(item) for item in items))
