@@ -130,6 +130,7 @@ class Engine:
         self.traits = m.RootTraits()
         self._probed: tuple[int, int] | None = None  # (st_dev, st_ino) of the probed root
         self._inflight_bytes = 0
+        self._open_items: set[str] = set()  # paths with an item row, read at a pass's start
         self.on_done: Callable[[m.Action], None] = _nothing  # the daemon's activity log
 
     # ---- remote -------------------------------------------------------------------------
@@ -266,6 +267,8 @@ class Engine:
             return PassResult(gated, 0, [], skipped_pairs, self.executor.names.stored_as())
         failed: list[tuple[str, str]] = []
         executed, started = 0, time.monotonic()
+        # Items are only set at the end of a pass: clear just those, not one DELETE per action.
+        self._open_items = {item.path for item in self.db.items()}
         for action in gated.run_first:
             executed += await self._run_one(action, failed)
         results = await asyncio.gather(
@@ -313,7 +316,8 @@ class Engine:
         path = _action_path(action)
         try:
             await self.executor.run(action)
-            self.db.clear_item(path)
+            if path in self._open_items:
+                self.db.clear_item(path)
             if isinstance(action, m.Upload):
                 self.settle.forget(action.local.path)
             self.on_done(action)

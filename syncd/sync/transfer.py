@@ -6,10 +6,12 @@ re-check helpers used before destroying."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from syncd.errors import StaleError, TransportError
 from syncd.sync.client import ApiClient, Progress
@@ -50,14 +52,18 @@ def require_unchanged(path: Path, expected: LocalFile, traits: RootTraits) -> No
         raise StaleError(f"{path} changed since it was scanned")
 
 
-def _hash_prefix(temp: Path) -> tuple[hashlib._Hash, int]:
-    digest = hashlib.sha256()
-    done = 0
-    with temp.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-            done += len(chunk)
-    return digest, done
+def _open_temp(temp: Path, size: int) -> tuple[hashlib._Hash, int, BinaryIO | None]:
+    """The digest and length of what a cut download left in `temp` (to resume after it), and
+    the temp file open for the rest (None: complete already, nothing to fetch)."""
+    digest, done = hashlib.sha256(), 0
+    with contextlib.suppress(FileNotFoundError), temp.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size <= size:
+            while chunk := handle.read(1024 * 1024):
+                digest.update(chunk)
+                done += len(chunk)
+    if done and done == size:
+        return digest, done, None
+    return digest, done, temp.open("ab" if done else "wb")
 
 
 @dataclass(frozen=True)
@@ -82,11 +88,10 @@ async def fetch_file(
     the remote mtime. On any failure the target is untouched; the temp file stays only to
     resume a cut transfer."""
     temp = temp_path_for(target, remote.file_id)
-    digest, offset = hashlib.sha256(), 0
-    if temp.exists() and 0 < temp.stat().st_size <= remote.size:
-        digest, offset = await asyncio.to_thread(_hash_prefix, temp)
-    if not (offset == remote.size and offset):  # else complete already; nothing to fetch
-        await _stream(client, remote, target, temp, digest, offset, progress)
+    # Off the loop: a stat or create in a folder waits while a landing batch places files there.
+    digest, offset, handle = await asyncio.to_thread(_open_temp, temp, remote.size)
+    if handle is not None:
+        await _stream(client, remote, target, handle, temp, digest, offset, progress)
     await asyncio.to_thread(_verify, temp, target, remote, digest.hexdigest())
     return Fetched(remote, temp, target, replaces)
 
@@ -95,13 +100,12 @@ async def _stream(
     client: ApiClient,
     remote: RemoteFile,
     target: Path,
+    handle: BinaryIO,
     temp: Path,
     digest: hashlib._Hash,
     offset: int,
     progress: Progress | None,
 ) -> None:
-    # Creating a file waits on the folder lock that a concurrent fsync_dir holds: off the loop.
-    handle = await asyncio.to_thread(temp.open, "ab" if offset else "wb")
     write_errors: list[OSError] = []
     try:
 
