@@ -17,7 +17,7 @@ from syncd.errors import StaleError, TransportError
 from syncd.sync.client import ApiClient, Progress
 from syncd.sync.ignore import TEMP_PREFIX
 from syncd.sync.model import LocalFile, RemoteFile, RootTraits
-from syncd.sync.rootfs import place_new
+from syncd.sync.rootfs import place_new, start_writeback
 
 __all__ = [
     "TEMP_PREFIX",
@@ -144,6 +144,9 @@ class TempWriter:
             self.error = exc
             raise
         self.digest.update(data)
+        if len(data) >= self.FLUSH_BYTES:  # a big file: its first MiBs go to disk meanwhile
+            self.handle.flush()
+            start_writeback(self.handle.fileno())
 
 
 async def _stream(
@@ -192,11 +195,17 @@ async def _stream(
 
 
 def _verify(temp: Path, target: Path, remote: RemoteFile, sha256_hex: str) -> None:
-    size = temp.stat().st_size
-    if sha256_hex != remote.sha256 or size != remote.size:
-        temp.unlink(missing_ok=True)
-        raise StaleError(f"{target.name}: content does not match the server's digest")
-    os.utime(temp, ns=(remote.mtime_ns, remote.mtime_ns))
+    fd = os.open(temp, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        if sha256_hex == remote.sha256 and size == remote.size:
+            os.utime(fd, ns=(remote.mtime_ns, remote.mtime_ns))
+            start_writeback(fd)  # on disk, mostly, by the time its batch is made durable
+            return
+    finally:
+        os.close(fd)
+    temp.unlink(missing_ok=True)
+    raise StaleError(f"{target.name}: content does not match the server's digest")
 
 
 def fsync_file(path: Path) -> None:
