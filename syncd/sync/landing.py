@@ -21,6 +21,7 @@ from syncd.sync.transfer import Fetched, fsync_file, place
 log = get_logger("syncd.landing")
 
 MAX_BATCH_FILES = 512  # bounds the rows of one transaction and the fsyncs in flight
+MIN_BATCH_INTERVAL_S = 0.2  # between batch starts; a lone file (a daemon's pull) lands at once
 Outcome = os.stat_result | BaseException
 
 
@@ -60,6 +61,7 @@ class Landing:
 
     async def _drain(self) -> None:
         while self._waiting:
+            batch_started = time.monotonic()
             batch = self._waiting[:MAX_BATCH_FILES]
             del self._waiting[:MAX_BATCH_FILES]
             try:
@@ -77,6 +79,12 @@ class Landing:
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)
+            # A syncfs stalls file creation on the whole file system (the journal commits), so
+            # back-to-back tiny batches stalled every download's next temp file: wait a little
+            # for more files to gather, unless a full batch is already waiting.
+            rest_s = MIN_BATCH_INTERVAL_S - (time.monotonic() - batch_started)
+            if self._waiting and len(self._waiting) < MAX_BATCH_FILES and rest_s > 0:
+                await asyncio.sleep(rest_s)
 
     async def _land_batch(self, items: list[Fetched]) -> list[Outcome]:
         started, traits = time.monotonic(), self.traits()
