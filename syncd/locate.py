@@ -10,7 +10,8 @@ import click
 
 from syncd.config import Settings, default_config_path, load_settings
 from syncd.errors import DaemonNotRunning
-from syncd.sync.status import discover, query, socket_path_for_settings
+from syncd.sync.status import socket_path_for_settings
+from syncd.sync.status_client import answers, discover, query
 
 
 def running_configs() -> list[Path]:
@@ -52,7 +53,7 @@ def one_daemon_socket(config_path: Path | None) -> Path:
         return socket_path_for_settings(load_settings(config_path, {}))
     if default_config_path().exists():
         own = socket_path_for_settings(load_settings(None, {}))
-        if _answers(own):
+        if answers(own):
             return own
     running = discover()
     if not running:
@@ -60,10 +61,3 @@ def one_daemon_socket(config_path: Path | None) -> Path:
     if len(running) > 1:
         raise click.UsageError("several daemons are running: choose one with --config FILE")
     return running[0]
-
-
-def _answers(sock: Path) -> bool:
-    try:
-        return bool(query(sock, "status", timeout_s=1.0).get("ok"))
-    except DaemonNotRunning:
-        return False

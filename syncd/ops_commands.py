@@ -7,19 +7,16 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from syncd.config import (
-    Settings,
-    load_settings,
-    resolve_token,
-    token_source,
-)
 from syncd.errors import DaemonNotRunning
-from syncd.sync.status import discover, query, socket_path_for_settings
+from syncd.sync.status_client import discover, query
+
+if TYPE_CHECKING:  # status, pause and resume must not pay for pydantic-settings (issue 11)
+    from syncd.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_REFUSED = 1
@@ -52,6 +49,9 @@ def _mask_url(url: str) -> str:
 
 def effective_config_text(settings: Settings) -> str:
     """The effective config as TOML, secrets masked (SecretStr dumps as ********)."""
+    from syncd.config import token_source
+    from syncd.sync.status import socket_path_for_settings
+
     data = settings.model_dump(mode="json")
     data["server"]["url"] = _mask_url(data["server"]["url"])
     lines = [
@@ -83,6 +83,7 @@ def check_config(config_path: Path | None, offline: bool) -> None:
       SYNCD_SYNC__TRANSFERS=8 syncd check-config --config ~/.config/syncd/config.toml
       syncd check-config --offline      # no network: the file and token only
     """
+    from syncd.config import resolve_token
     from syncd.locate import command_settings
 
     settings = command_settings(config_path)
@@ -99,6 +100,9 @@ def check_config(config_path: Path | None, offline: bool) -> None:
 
 def _sockets(config_path: Path | None) -> list[Path]:
     if config_path is not None:
+        from syncd.config import load_settings
+        from syncd.sync.status import socket_path_for_settings
+
         return [socket_path_for_settings(load_settings(config_path, {}))]
     found = discover()
     if not found:

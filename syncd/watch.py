@@ -20,7 +20,7 @@ from syncd.errors import DaemonNotRunning
 from syncd.locate import one_daemon_socket
 from syncd.ops_commands import CONFIG_OPTION
 from syncd.status_render import status_panel
-from syncd.sync.status import query
+from syncd.sync.status_client import query
 
 REFRESH_S = 1.0
 FOLLOW_POLL_S = 0.5

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# syncd as a runner of the shared harness (/work/shared/bench/peers.sh; contract in its
-# README): syncd brings its own server, so `serve` imports the corpus into a syncd library
-# (cached per corpus, bench/syncd_serve.py) and serves it; mirror/cycle are
-# `syncd sync --once`, daemon is `syncd run`.
-#   ./peers.sh --runner /work/main/bench/runners/syncd.sh --work /tmp/syncbench --out ...
+# syncd as a runner of the external peers harness (peers.sh, not in this repository; how
+# its ops map: bench/README.md): syncd brings its own server, so `serve` imports the corpus
+# into a syncd library (cached per corpus, bench/syncd_serve.py) and serves it; mirror/cycle
+# are `syncd sync --once`, daemon is `syncd run`.
+#   ./peers.sh --runner "$REPO/bench/runners/syncd.sh" --work /tmp/syncbench --out ...
 # Environment: SYNCD_SRC (source tree to run, default: this repo; point it at a snapshot
 # of a commit when others are editing the tree), SYNCD_PYTHON (default: the repo's venv),
 # SYNCD_BENCH_TRANSFERS (sync.transfers, default: syncd's own default).

@@ -7,6 +7,7 @@ import asyncio
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -90,6 +91,21 @@ def _may_see_half_a_move(tree: m.LocalTree, base: m.BaseTree, only: set[str]) ->
     return any(p.folder in only and p not in tree.files for p in base.files)
 
 
+def _log_pass(gated: Gated, executed: int, failed: int, took_s: float) -> None:
+    """One info line per pass that did something; the per-file lines are at debug."""
+    actions = [*gated.run_first, *gated.run_files, *gated.run_last]
+    if not actions and not gated.held:
+        return
+    log.info(
+        "pass_finished",
+        planned=dict(Counter(type(action).__name__ for action in actions)),
+        executed=executed,
+        failed=failed,
+        held=len(gated.held),
+        took_s=round(took_s, 3),
+    )
+
+
 class Engine:
     """Holds the client, the state DB and the remote mirror; `reconcile()` is one pass."""
 
@@ -105,15 +121,16 @@ class Engine:
         self.local: m.LocalTree | None = None
         self.deletes_approved = False
         self.hostname = socket.gethostname()
-        self.executor = Executor(options.root, client, db, self.mirror, reporter)
+        self._sem = asyncio.Semaphore(options.transfers)
+        self.executor = Executor(options.root, client, db, self.mirror, reporter, slots=self._sem)
         self.held: list[m.Action] = []
         self.settle = SettleTracker()  # fed write/close events by the daemon
         self.skipped: list[Skipped] = []
         self.offline = False  # a transfer in the last pass could not reach the server
         self.traits = m.RootTraits()
         self._probed: tuple[int, int] | None = None  # (st_dev, st_ino) of the probed root
-        self._sem = asyncio.Semaphore(options.transfers)
         self._inflight_bytes = 0
+        self._open_items: set[str] = set()  # paths with an item row, read at a pass's start
         self.on_done: Callable[[m.Action], None] = _nothing  # the daemon's activity log
 
     # ---- remote -------------------------------------------------------------------------
@@ -259,7 +276,9 @@ class Engine:
         if dry_run:
             return PassResult(gated, 0, [], skipped_pairs, self.executor.names.stored_as())
         failed: list[tuple[str, str]] = []
-        executed = 0
+        executed, started = 0, time.monotonic()
+        # Items are only set at the end of a pass: clear just those, not one DELETE per action.
+        self._open_items = {item.path for item in self.db.items()}
         for action in gated.run_first:
             executed += await self._run_one(action, failed)
         results = await asyncio.gather(
@@ -275,6 +294,7 @@ class Engine:
         if gated.held:
             log.warning("deletes_held", count=len(gated.held), max_delete=self.options.max_delete)
         self._record_items(gated, failed)
+        _log_pass(gated, executed, len(failed), time.monotonic() - started)
         if executed == 0 and not self.offline:
             self._sweep_orphan_temps()
         stored_as = self.executor.names.stored_as()
@@ -290,6 +310,10 @@ class Engine:
             log.warning("temp_sweep_failed", error=str(exc))
 
     async def _run_limited(self, action: m.Action, failed: list[tuple[str, str]]) -> int:
+        if isinstance(action, m.Download | m.KeepBoth):
+            # The executor holds a slot only while the file streams, so files waiting for
+            # their batch to land (landing.py) let the next ones start.
+            return await self._run_one(action, failed)
         size = action.local.size if isinstance(action, m.Upload) else 0
         async with self._sem:
             self._inflight_bytes += size
@@ -302,7 +326,8 @@ class Engine:
         path = _action_path(action)
         try:
             await self.executor.run(action)
-            self.db.clear_item(path)
+            if path in self._open_items:
+                self.db.clear_item(path)
             if isinstance(action, m.Upload):
                 self.settle.forget(action.local.path)
             self.on_done(action)
@@ -316,7 +341,7 @@ class Engine:
             self.offline = True
             failed.append((path, f"server unreachable: {exc}"))
         except (*RETRY_LATER, FileChangedError) as exc:
-            log.info("action_deferred", action=type(action).__name__, path=path, reason=str(exc))
+            log.debug("action_deferred", action=type(action).__name__, path=path, reason=str(exc))
         except LocalError as exc:  # the root cannot hold it (RootLimitError)
             failed.append((path, str(exc)))
             log.warning("action_failed", action=type(action).__name__, path=path, error=str(exc))

@@ -4,6 +4,7 @@ names come from DiskNames (the same as remote names except on exFAT/FAT/NTFS-lik
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Callable
@@ -19,11 +20,12 @@ from syncd.protocol import File, name_key
 from syncd.sync import model as m
 from syncd.sync.client import ApiClient
 from syncd.sync.disknames import DiskNames
+from syncd.sync.landing import Landing, base_entry
 from syncd.sync.localnames import fold
 from syncd.sync.remote import RemoteMirror, remote_file
 from syncd.sync.rootfs import fsync_dir, place_new
 from syncd.sync.statedb import StateDB
-from syncd.sync.transfer import StaleError, download_file, require_unchanged, temp_path_for
+from syncd.sync.transfer import StaleError, fetch_file, require_unchanged, temp_path_for
 
 log = get_logger("syncd.executor")
 
@@ -44,10 +46,14 @@ class Executor:
     mirror: RemoteMirror
     reporter: Reporter
     trash: Callable[[str], None] = send2trash
+    # Held by a download only while it streams: waiting for its batch to land takes no slot.
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     names: DiskNames = field(init=False)  # set per pass by the engine
+    landing: Landing = field(init=False)
 
     def __post_init__(self) -> None:
         self.names = DiskNames(self.root, self.db)
+        self.landing = Landing(self.db, lambda: self.traits)
 
     @property
     def traits(self) -> m.RootTraits:
@@ -99,27 +105,16 @@ class Executor:
         else:
             self.names.folder_path(remote.path.folder).mkdir(exist_ok=True)
             target = self.names.new_file_path(remote.path)
-        tick = self._progress(remote.path, "down", remote.size)
-        try:
-            st = await download_file(self.client, remote, target, replaces, self.traits, tick)
-        finally:
-            self.reporter.transfer_finished(str(remote.path))
-        self._commit_file(remote, st.st_mtime_ns, st.st_ino)
-        log.info("download_finished", path=str(remote.path), size=remote.size)
+        async with self.slots:
+            tick = self._progress(remote.path, "down", remote.size)
+            try:
+                fetched = await fetch_file(self.client, remote, target, replaces, tick)
+            finally:
+                self.reporter.transfer_finished(str(remote.path))
+        await self.landing.land(fetched)  # durable, placed and in the base (batched)
 
     def _commit_file(self, remote: m.RemoteFile, mtime_ns: int, inode: int) -> None:
-        self.db.put_file(
-            m.BaseFile(
-                path=remote.path,
-                file_id=remote.file_id,
-                folder_id=remote.folder_id,
-                rev=remote.rev,
-                sha256=remote.sha256,
-                size=remote.size,
-                mtime_ns=mtime_ns,
-                inode=inode,
-            )
-        )
+        self.db.put_file(base_entry(remote, mtime_ns, inode))
 
     async def _Download(self, action: m.Download) -> None:
         await self._download(action.remote, action.replaces)
@@ -147,7 +142,7 @@ class Executor:
             self.reporter.transfer_finished(str(local.path))
         self._remember(file)
         self._commit_file(remote_file(file, local.path.folder), local.mtime_ns, local.inode)
-        log.info("upload_finished", path=str(local.path), size=local.size)
+        log.debug("upload_finished", path=str(local.path), size=local.size)
 
     def _remember(self, file: File) -> None:
         """Record our own write in the mirror at once; the feed confirms it later."""
@@ -160,7 +155,7 @@ class Executor:
         self.names.moved(target, None)
         self.names.forget(*action.local.path)
         self.db.delete_file(action.local.path)
-        log.info("local_file_trashed", path=str(action.local.path))
+        log.debug("local_file_trashed", path=str(action.local.path))
 
     async def _DeleteRemote(self, action: m.DeleteRemote) -> None:
         # The scan saw it gone; an editor's save-by-rename or a move may have put it back
@@ -171,7 +166,7 @@ class Executor:
             await self.client.delete_file(action.base.file_id, action.base.rev)
         self.mirror.forget_file(action.base.file_id)
         self.db.delete_file(action.base.path)
-        log.info("remote_file_deleted", path=str(action.base.path))
+        log.debug("remote_file_deleted", path=str(action.base.path))
 
     async def _RenameLocal(self, action: m.RenameLocal) -> None:
         source = self.path(action.local.path)
@@ -185,7 +180,7 @@ class Executor:
             self.names.forget(*action.local.path)
         self.db.delete_file(action.local.path)
         self._commit_file(action.remote, action.local.mtime_ns, action.local.inode)
-        log.info("local_file_renamed", src=str(action.local.path), dst=str(action.remote.path))
+        log.debug("local_file_renamed", src=str(action.local.path), dst=str(action.remote.path))
 
     async def _RenameRemote(self, action: m.RenameRemote) -> None:
         base, local = action.base, action.local
@@ -199,7 +194,7 @@ class Executor:
         self._remember(file)
         self.db.delete_file(base.path)
         self._commit_file(remote_file(file, local.path.folder), local.mtime_ns, local.inode)
-        log.info("remote_file_renamed", src=str(base.path), dst=str(local.path))
+        log.debug("remote_file_renamed", src=str(base.path), dst=str(local.path))
 
     def _rename_file(self, source: Path, target: Path, file_id: str) -> None:
         """Rename without clobbering. A case-only rename on a case-insensitive root goes through

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
-import socket
-import tempfile
 import threading
 import time
 from collections import deque
@@ -22,8 +19,9 @@ from typing import Any, Literal
 from syncd import __version__
 from syncd.activity import ActivityLog
 from syncd.config import Settings, default_config_path
-from syncd.errors import DaemonNotRunning, LocalError
+from syncd.errors import LocalError
 from syncd.log import get_logger
+from syncd.sync.status_client import answers, socket_path_for
 
 # "connecting": started, no answer from the server yet (not "idle": nothing was synced).
 # "attention": nothing more to do by itself, but some actions keep failing (see `errors`).
@@ -44,27 +42,10 @@ COMMANDS = ("status", "pause", "resume", "approve", "restore")
 MAX_ERRORS = 20
 ACTIVITY_IN_STATUS = 10  # the newest events in a status snapshot; `activity` serves them all
 MAX_REQUEST_BYTES = 64 * 1024
-QUERY_TIMEOUT_S = 3.0
 
 log = get_logger(__name__)
 
 # ---------------------------------------------------------------- socket location
-
-
-def runtime_dir() -> Path:
-    """$XDG_RUNTIME_DIR/syncd; without it /run/user/<uid>/syncd, else a per-user dir in /tmp."""
-    if os.environ.get("XDG_RUNTIME_DIR"):
-        return Path(os.environ["XDG_RUNTIME_DIR"]) / "syncd"
-    run_user = Path(f"/run/user/{os.getuid()}")
-    if run_user.is_dir():
-        return run_user / "syncd"
-    return Path(tempfile.gettempdir()) / f"syncd-{os.getuid()}"
-
-
-def socket_path_for(config_path: Path) -> Path:
-    """One socket per config file, so several daemons can run side by side."""
-    digest = hashlib.sha1(str(config_path.expanduser().resolve()).encode(), usedforsecurity=False)
-    return runtime_dir() / f"{digest.hexdigest()[:12]}.sock"
 
 
 def socket_path_for_settings(settings: Settings) -> Path:
@@ -266,7 +247,7 @@ class StatusServer:
             # e.g. /tmp/syncd-<uid> pre-created by someone else: never serve from there.
             raise LocalError(f"{parent} belongs to another user; refusing to open the socket")
         if self.socket_path.exists() or self.socket_path.is_symlink():
-            if await asyncio.to_thread(_answers, self.socket_path):
+            if await asyncio.to_thread(answers, self.socket_path):
                 raise LocalError(
                     f"another syncd daemon is already answering on {self.socket_path} "
                     "(same config file?)"
@@ -336,56 +317,3 @@ class StatusServer:
             log.warning("status_command_failed", cmd=cmd, error=str(exc))
             return {"ok": False, "error": f"{cmd}: {exc}"}
         return {"ok": True, **result}
-
-
-# ---------------------------------------------------------------- client
-
-
-def query(
-    socket_path: Path, cmd: str, timeout_s: float = QUERY_TIMEOUT_S, **args: Any
-) -> dict[str, Any]:
-    """Send one command and return the daemon's answer. Raises DaemonNotRunning when nothing
-    answers on socket_path within timeout_s."""
-    request = json.dumps({"cmd": cmd, **args}).encode() + b"\n"
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
-            sock.settimeout(timeout_s)
-            sock.connect(str(socket_path))
-            sock.sendall(request)
-            answer = _read_line(sock)
-    except OSError as exc:  # refused, missing, timed out
-        raise DaemonNotRunning(f"no syncd daemon answers on {socket_path} ({exc})") from None
-    try:
-        decoded = json.loads(answer)
-    except ValueError:
-        raise DaemonNotRunning(f"garbled answer from {socket_path}") from None
-    if not isinstance(decoded, dict):
-        raise DaemonNotRunning(f"garbled answer from {socket_path}")
-    return decoded
-
-
-def _read_line(sock: socket.socket) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        if chunk.endswith(b"\n"):
-            break
-    return b"".join(chunks)
-
-
-def _answers(path: Path, timeout_s: float = 1.0) -> bool:
-    try:
-        return bool(query(path, "status", timeout_s=timeout_s).get("ok"))
-    except DaemonNotRunning:
-        return False
-
-
-def discover(directory: Path | None = None, timeout_s: float = 1.0) -> list[Path]:
-    """Sockets under $XDG_RUNTIME_DIR/syncd whose daemon answers; stale ones are ignored."""
-    directory = directory or runtime_dir()
-    if not directory.is_dir():
-        return []
-    return [p for p in sorted(directory.glob("*.sock")) if _answers(p, timeout_s)]

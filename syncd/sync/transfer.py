@@ -1,22 +1,33 @@
 """Local file mechanics of transfers: a download lands in a temp file in the same folder, is
-hashed while written, fsynced, re-checked and placed (never over a file that appeared) with the
-remote mtime; a cut download resumes from its temp file. Also the re-check helpers used before
-destroying."""
+hashed while written and verified, gets the remote mtime, and (once durable, landing.py) is
+placed, never over a file that appeared; a cut download resumes from its temp file. Also the
+re-check helpers used before destroying."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from syncd.errors import StaleError, TransportError
 from syncd.sync.client import ApiClient, Progress
 from syncd.sync.ignore import TEMP_PREFIX
 from syncd.sync.model import LocalFile, RemoteFile, RootTraits
-from syncd.sync.rootfs import fsync_dir, place_new
+from syncd.sync.rootfs import place_new, start_writeback
 
-__all__ = ["TEMP_PREFIX", "StaleError", "download_file", "matches", "require_unchanged"]
+__all__ = [
+    "TEMP_PREFIX",
+    "Fetched",
+    "StaleError",
+    "fetch_file",
+    "matches",
+    "place",
+    "require_unchanged",
+]
 
 
 def temp_path_for(target: Path, file_id: str) -> Path:
@@ -41,98 +52,178 @@ def require_unchanged(path: Path, expected: LocalFile, traits: RootTraits) -> No
         raise StaleError(f"{path} changed since it was scanned")
 
 
-def _hash_prefix(temp: Path) -> tuple[hashlib._Hash, int]:
-    digest = hashlib.sha256()
-    done = 0
-    with temp.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-            done += len(chunk)
-    return digest, done
+def _open_temp(temp: Path, size: int) -> tuple[hashlib._Hash, int, BinaryIO | None]:
+    """The digest and length of what a cut download left in `temp` (to resume after it), and
+    the temp file open for the rest (None: complete already, nothing to fetch)."""
+    digest, done = hashlib.sha256(), 0
+    with contextlib.suppress(FileNotFoundError), temp.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size <= size:
+            while chunk := handle.read(1024 * 1024):
+                digest.update(chunk)
+                done += len(chunk)
+    if done and done == size:
+        return digest, done, None
+    return digest, done, temp.open("ab" if done else "wb")
 
 
-async def download_file(
+@dataclass(frozen=True)
+class Fetched:
+    """A download whose content sits complete and verified in `temp`, not yet durable or placed
+    (landing.py makes a batch of them durable and places them)."""
+
+    remote: RemoteFile
+    temp: Path
+    target: Path
+    replaces: LocalFile | None
+
+
+async def fetch_file(
     client: ApiClient,
     remote: RemoteFile,
     target: Path,
     replaces: LocalFile | None,
-    traits: RootTraits,
     progress: Progress | None = None,
-) -> os.stat_result:
-    """Download `remote` into `target`. Returns the stat of the placed file. On any failure the
-    target is untouched; the temp file stays only to resume a cut transfer."""
+) -> Fetched:
+    """Download `remote` into its temp file beside `target`, verify size and digest, and give it
+    the remote mtime. On any failure the target is untouched; the temp file stays only to
+    resume a cut transfer."""
     temp = temp_path_for(target, remote.file_id)
-    digest, offset = hashlib.sha256(), 0
-    if temp.exists() and 0 < temp.stat().st_size <= remote.size:
-        digest, offset = await asyncio.to_thread(_hash_prefix, temp)
-    if offset == remote.size and offset:
-        pass  # complete already; nothing to fetch
-    else:
-        # Creating a file waits on the folder lock that a concurrent fsync_dir holds: off the loop.
-        handle = await asyncio.to_thread(temp.open, "ab" if offset else "wb")
-        write_errors: list[OSError] = []
+    # Off the loop: a stat or create in a folder waits while a landing batch places files there.
+    digest, offset, handle = await asyncio.to_thread(_open_temp, temp, remote.size)
+    if handle is not None:
+        await _stream(client, remote, target, handle, temp, digest, offset, progress)
+    await asyncio.to_thread(_verify, temp, target, remote, digest.hexdigest())
+    return Fetched(remote, temp, target, replaces)
+
+
+class TempWriter:
+    """Writes and hashes a download's bytes in a worker thread about 1 MiB at a time, one write
+    in flight, so the event loop only receives: SHA-256 runs at well under 1 GB/s, and a big
+    file's hashing on the loop held up every other transfer. A small file is written at once."""
+
+    FLUSH_BYTES = 1024 * 1024
+    INLINE_BYTES = 256 * 1024  # a whole small file: cheaper on the loop than a thread hop
+
+    def __init__(self, handle: BinaryIO, digest: hashlib._Hash) -> None:
+        self.handle, self.digest = handle, digest
+        self.chunks: list[bytes] = []
+        self.buffered = 0
+        self.pending: asyncio.Future[None] | None = None
+        self.error: OSError | None = None  # a local write failure: ours, not the network's
+
+    async def write(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+        self.buffered += len(chunk)
+        if self.buffered >= self.FLUSH_BYTES:
+            await self._flush()
+
+    async def close(self) -> None:
+        """Write what is buffered and wait for it (raises a write error)."""
+        if self.pending is None and self.buffered <= self.INLINE_BYTES:
+            self._write(b"".join(self.chunks))
+            self.chunks, self.buffered = [], 0
+            return
+        await self._flush()
+        await self.settle()
+
+    async def settle(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            await pending
+
+    async def _flush(self) -> None:
+        await self.settle()  # one write in flight keeps the bytes and the digest in order
+        data = b"".join(self.chunks)
+        self.chunks, self.buffered = [], 0
+        self.pending = asyncio.ensure_future(asyncio.to_thread(self._write, data))
+
+    def _write(self, data: bytes) -> None:
         try:
-
-            async def sink(chunk: bytes) -> None:
-                try:
-                    handle.write(chunk)
-                except OSError as exc:  # disk full, I/O error: ours, not the network's
-                    write_errors.append(exc)
-                    raise
-                digest.update(chunk)
-
-            _status, resumed = await client.download_to(
-                remote.file_id,
-                sink,
-                offset=offset,
-                etag=f'"{remote.sha256}"',
-                progress=progress,
-            )
-            if offset and not resumed:
-                # Server sent the whole body (or 416): start again from scratch next time.
-                handle.close()
-                temp.unlink(missing_ok=True)
-                raise StaleError(f"resume of {target.name} refused; restarting")
-            handle.flush()
-            # fsync blocks for a while: off the loop, so other transfers keep streaming.
-            await asyncio.to_thread(os.fsync, handle.fileno())
-        except asyncio.CancelledError:
-            # Shutdown aborts cleanly; only a crash (kill -9) leaves a temp file to resume.
-            handle.close()
-            temp.unlink(missing_ok=True)
+            self.handle.write(data)
+        except OSError as exc:  # disk full, I/O error
+            self.error = exc
             raise
-        except (OSError, TransportError) as exc:
-            local = write_errors[0] if write_errors else exc if isinstance(exc, OSError) else None
-            if local is None:
-                raise  # a cut connection: the temp file stays to resume from
-            # A local write failed (disk full...): report that, and drop the partial temp file,
-            # which would only keep the disk full and fail every resume the same way.
+        self.digest.update(data)
+        if len(data) >= self.FLUSH_BYTES:  # a big file: its first MiBs go to disk meanwhile
+            self.handle.flush()
+            start_writeback(self.handle.fileno())
+
+
+async def _stream(
+    client: ApiClient,
+    remote: RemoteFile,
+    target: Path,
+    handle: BinaryIO,
+    temp: Path,
+    digest: hashlib._Hash,
+    offset: int,
+    progress: Progress | None,
+) -> None:
+    writer = TempWriter(handle, digest)
+    try:
+        _status, resumed = await client.download_to(
+            remote.file_id, writer.write, offset=offset, etag=f'"{remote.sha256}"',
+            progress=progress,
+        )  # fmt: skip
+        if offset and not resumed:
+            # Server sent the whole body (or 416): start again from scratch next time.
             handle.close()
             temp.unlink(missing_ok=True)
-            raise local from None
-        finally:
-            handle.close()
-    sha256_hex = digest.hexdigest()
-    return await asyncio.to_thread(_place, temp, target, remote, sha256_hex, replaces, traits)
-
-
-def _place(
-    temp: Path,
-    target: Path,
-    remote: RemoteFile,
-    sha256_hex: str,
-    replaces: LocalFile | None,
-    traits: RootTraits,
-) -> os.stat_result:
-    size = temp.stat().st_size
-    if sha256_hex != remote.sha256 or size != remote.size:
+            raise StaleError(f"resume of {target.name} refused; restarting")
+        await writer.close()  # the data fsync comes later, for a whole batch (landing.py)
+        handle.flush()
+    except asyncio.CancelledError:
+        # Shutdown aborts cleanly; only a crash (kill -9) leaves a temp file to resume.
+        handle.close()  # waits for a write in flight (the buffered writer's lock)
         temp.unlink(missing_ok=True)
-        raise StaleError(f"{target.name}: content does not match the server's digest")
-    os.utime(temp, ns=(remote.mtime_ns, remote.mtime_ns))
-    if replaces is None:
-        place_new(temp, target, traits.placement)  # never over a file the user just created
+        raise
+    except (OSError, TransportError) as exc:
+        local = writer.error or (exc if isinstance(exc, OSError) else None)
+        if local is None:
+            with contextlib.suppress(OSError):
+                await writer.close()  # keep what arrived: the resume starts after it
+            if writer.error is None:
+                raise  # a cut connection: the temp file stays to resume from
+            local = writer.error
+        # A local write failed (disk full...): report that, and drop the partial temp file,
+        # which would only keep the disk full and fail every resume the same way.
+        handle.close()
+        temp.unlink(missing_ok=True)
+        raise local from None
+    finally:
+        handle.close()
+
+
+def _verify(temp: Path, target: Path, remote: RemoteFile, sha256_hex: str) -> None:
+    fd = os.open(temp, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        if sha256_hex == remote.sha256 and size == remote.size:
+            os.utime(fd, ns=(remote.mtime_ns, remote.mtime_ns))
+            start_writeback(fd)  # on disk, mostly, by the time its batch is made durable
+            return
+    finally:
+        os.close(fd)
+    temp.unlink(missing_ok=True)
+    raise StaleError(f"{target.name}: content does not match the server's digest")
+
+
+def fsync_file(path: Path) -> None:
+    """Make a closed file's data (and mtime) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def place(item: Fetched, traits: RootTraits) -> os.stat_result:
+    """Put a durable, verified temp file at its final name: never over a file the user just
+    created, and over the replaced file only if it is still the one the plan saw. The caller
+    fsyncs the folder."""
+    if item.replaces is None:
+        place_new(item.temp, item.target, traits.placement)
     else:
-        require_unchanged(target, replaces, traits)
-        os.replace(temp, target)
-    fsync_dir(target.parent)
-    return os.lstat(target)
+        require_unchanged(item.target, item.replaces, traits)
+        os.replace(item.temp, item.target)
+    return os.lstat(item.target)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from syncd.errors import DaemonNotRunning
-from syncd.sync.status import query, socket_path_for
+from syncd.sync.status_client import query, socket_path_for
 from tests.support.daemon import DaemonProcess, wait_until
 from tests.support.proxy import FaultProxy
 from tests.support.server import Api, ServerProcess

@@ -329,6 +329,29 @@ def test_sync_once_dry_run_changes_nothing_then_sync_once_mirrors(
     assert again.returncode == 0 and again.stdout.strip() == "", again.stdout
 
 
+def test_sync_once_logs_a_summary_per_batch_not_a_line_per_file(
+    server: ServerProcess, api: Api, token: str, tmp_path: Path
+) -> None:
+    """At the default level (info) a mirror of many files writes a few summary lines; the
+    per-file lines are at debug (they were an info line with redaction per file)."""
+    folder = api.create_folder("Alice Martin")
+    for i in range(5):
+        api.upload(folder["id"], f"IMG-{i}.jpg", b"x" * (i + 1))
+    token_file = tmp_path / "token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    argv = [sys.executable, "-m", "syncd", "sync", "--once", "--url", server.url]
+    argv += ["--token-file", str(token_file), "--root", str(tmp_path / "root")]
+    argv += ["--state-dir", str(tmp_path / "st")]
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    logs = done.stdout + done.stderr
+    assert len(list((tmp_path / "root" / "Alice Martin").iterdir())) == 5
+    assert "download_finished" not in logs
+    assert "downloads_landed" in logs and "pass_finished" in logs
+
+
 def test_pause_holds_uploads_without_spinning_and_resume_catches_up(
     api: Api, root: Path, make_daemon
 ) -> None:

@@ -148,7 +148,7 @@ class DaemonProcess:
 
     def command(self, cmd: str) -> dict[str, Any]:
         """Send a status-socket command (approve, restore, pause, ...) to this daemon."""
-        from syncd.sync.status import query, socket_path_for
+        from syncd.sync.status_client import query, socket_path_for
 
         saved = os.environ.get("XDG_RUNTIME_DIR")
         os.environ["XDG_RUNTIME_DIR"] = self.env["XDG_RUNTIME_DIR"]

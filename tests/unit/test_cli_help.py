@@ -6,7 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from syncd.cli import cli
+from syncd.cli import COMMANDS, cli
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -31,3 +31,11 @@ def test_every_documented_command_exists() -> None:
     names = {argv[0] for argv in _commands(cli)}
     expected = "serve run sync status pause resume approve restore usage ls link admin init demo"
     assert set(expected.split()) <= names
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_help_table_matches_the_command(name: str) -> None:
+    """`syncd --help` lists the table's one-line help without importing the commands."""
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
+    assert command.get_short_help_str(limit=1000) == COMMANDS[name][1]

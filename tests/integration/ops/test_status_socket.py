@@ -16,15 +16,8 @@ import pytest
 
 from syncd.config import load_settings
 from syncd.errors import DaemonNotRunning, LocalError
-from syncd.sync.status import (
-    StatusBoard,
-    StatusServer,
-    discover,
-    query,
-    runtime_dir,
-    socket_path_for,
-    socket_path_for_settings,
-)
+from syncd.sync.status import StatusBoard, StatusServer, socket_path_for_settings
+from syncd.sync.status_client import discover, query, runtime_dir, socket_path_for
 
 from .conftest import OpsEnv, write_private
 

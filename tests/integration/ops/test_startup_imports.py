@@ -1,0 +1,79 @@
+"""Commands that only talk to the local status socket (and `syncd --help`) start fast: they
+import neither aiohttp, pydantic-settings nor the server (issue 11; speed itself is measured in
+bench/, this checks the imports that cost most of a second)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.sync.status import StatusBoard, StatusServer
+from tests.integration.ops.conftest import OpsEnv
+
+HEAVY = ("aiohttp", "pydantic_settings", "syncd.server")
+PROBE = """
+import json, sys
+from syncd.cli import main
+argv, watched = json.loads(sys.argv[1]), tuple(json.loads(sys.argv[2]))
+sys.argv, code = ["syncd", *argv], 0
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in sys.modules if m.startswith(watched))
+print("IMPORTED " + json.dumps([code, heavy]), file=sys.stderr)
+"""
+
+
+def probe(ops_env: OpsEnv, *argv: str) -> tuple[Any, list[str]]:
+    """Run `syncd ARGV` in a fresh interpreter; its exit code and the heavy modules it loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
+        env=ops_env.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("IMPORTED "), done.stderr
+    code, heavy = json.loads(last.removeprefix("IMPORTED "))
+    return code, heavy
+
+
+async def on_command(cmd: str, request: dict[str, Any]) -> dict[str, Any]:
+    return {"message": f"{cmd}d"}
+
+
+def test_help_imports_no_command_module(ops_env: OpsEnv) -> None:
+    code, heavy = probe(ops_env, "--help")
+    assert code == 0
+    assert heavy == []
+
+
+@pytest.mark.parametrize("command", ["status", "pause", "resume"])
+def test_socket_commands_without_daemon_stay_light(ops_env: OpsEnv, command: str) -> None:
+    code, heavy = probe(ops_env, command)
+    assert code == 3  # no daemon answers
+    assert heavy == []
+
+
+async def test_socket_commands_with_a_daemon_stay_light(ops_env: OpsEnv) -> None:
+    path = ops_env.runtime_dir / "syncd" / "d.sock"
+    board = StatusBoard(name="t", mode="mirror")
+    async with StatusServer(board, path, on_command):
+        for argv in (("status",), ("status", "--json"), ("pause",), ("resume",)):
+            code, heavy = await asyncio.to_thread(probe, ops_env, *argv)
+            assert (argv, code, heavy) == (argv, 0, [])
+
+
+def test_probe_sees_heavy_imports(ops_env: OpsEnv, tmp_path: Path) -> None:
+    """The probe itself works: a command that needs the server client does load aiohttp."""
+    _code, heavy = probe(ops_env, "sync", "--help")
+    assert "aiohttp" in heavy
