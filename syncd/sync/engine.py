@@ -127,6 +127,7 @@ class Engine:
         self.settle = SettleTracker()  # fed write/close events by the daemon
         self.skipped: list[Skipped] = []
         self.offline = False  # a transfer in the last pass could not reach the server
+        self._saved_at: tuple[int, str | None] | None = None  # cursor, epoch of the DB copy
         self.traits = m.RootTraits()
         self._probed: tuple[int, int] | None = None  # (st_dev, st_ino) of the probed root
         self._inflight_bytes = 0
@@ -143,6 +144,7 @@ class Engine:
         """Load the remote mirror from the state DB's copy, so the first pull resumes from
         its cursor (a delta) instead of re-reading the whole library."""
         self.mirror.restore(*self.db.remote_rows())
+        self._saved_at = (self.mirror.cursor, self.mirror.epoch)
 
     async def pull(self, wait_s: int = 0) -> FeedDelta:
         delta = await pull_changes(self.client, self.mirror, wait_s=wait_s)
@@ -150,9 +152,10 @@ class Engine:
         # the old base, and the copy on disk moves with the view.
         if delta.rewound:
             self._forget_lost_base()
-        self.db.save_remote(
-            delta.rows, self.mirror.cursor, self.mirror.epoch, replace_all=delta.snapshot
-        )
+        at = (self.mirror.cursor, self.mirror.epoch)
+        if delta.rows or delta.snapshot or at != self._saved_at:  # an empty long poll: no write
+            self.db.save_remote(delta.rows, *at, replace_all=delta.snapshot)
+            self._saved_at = at
         return delta
 
     def _forget_lost_base(self) -> None:
