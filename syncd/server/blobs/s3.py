@@ -22,7 +22,7 @@ from syncd.server.blobs.settings import S3Settings
 from syncd.server.blobs.spool import TempBlob
 
 if TYPE_CHECKING:
-    from obstore.store import ClientConfig, RetryConfig
+    from obstore.store import ClientConfig, RetryConfig, S3Config
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -47,15 +47,20 @@ class S3Backend:
         client: ClientConfig = {**CLIENT}
         if settings.endpoint is not None and settings.endpoint.startswith("http://"):
             client["allow_http"] = True
+        config: S3Config = {
+            "region": settings.region,
+            "access_key_id": settings.access_key_id,
+            "secret_access_key": settings.secret_access_key,
+            "virtual_hosted_style_request": False,  # endpoints on loopback or an IP have no DNS
+        }
+        if settings.endpoint is not None:
+            config["endpoint"] = settings.endpoint
+        if settings.session_token is not None:
+            config["session_token"] = settings.session_token
         self.bucket = S3Store(
             settings.bucket,
             prefix=settings.prefix or None,
-            endpoint=settings.endpoint,
-            region=settings.region,
-            access_key_id=settings.access_key_id,
-            secret_access_key=settings.secret_access_key,
-            session_token=settings.session_token,
-            virtual_hosted_style_request=False,  # endpoints on loopback or an IP have no DNS
+            config=config,
             client_options=client,
             retry_config=RETRY,
         )
