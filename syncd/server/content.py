@@ -8,7 +8,11 @@ import sqlite3
 
 from aiohttp import web
 
+from syncd.errors import ApiError
+from syncd.log import get_logger
 from syncd.server.http import content_disposition, parse_range, state_of
+
+log = get_logger(__name__)
 
 
 async def send_file(
@@ -38,7 +42,15 @@ async def send_file(
     resp.content_length = end - start + 1
     async with state.blobs.read(row["sha256"], start, end - start + 1) as chunks:
         await resp.prepare(request)
-        async for chunk in chunks:
-            await resp.write(chunk)
+        sent = 0
+        try:
+            async for chunk in chunks:
+                await resp.write(chunk)
+                sent += len(chunk)
+        except ApiError as exc:
+            # The status line is sent: the only honest answer left is a cut connection (the
+            # client sees a short body and resumes with Range).
+            log.warning("download_cut", file_id=row["id"], sent_bytes=sent, error=str(exc))
+            raise ConnectionResetError("blob store failed mid-answer") from exc
     await resp.write_eof()
     return resp
