@@ -9,6 +9,7 @@ Usage (see tests/integration/server/conftest.py for the session fixture):
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -41,6 +42,11 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def _die_with_parent() -> None:
+    """A test run killed hard must not leave a SeaweedFS behind (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
 class SeaweedS3:
@@ -88,7 +94,9 @@ class SeaweedS3:
         ]  # fmt: skip
         (self.folder / "data").mkdir(exist_ok=True)
         log = open(self.folder / "weed.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=log, start_new_session=True, preexec_fn=_die_with_parent
+        )
         log.close()
         self._wait_ready()
         return self

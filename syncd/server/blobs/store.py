@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from syncd.errors import ApiError
 from syncd.log import get_logger
 from syncd.server.blobs.backend import BlobBackend, Reachability
 from syncd.server.blobs.local import LocalBackend
@@ -85,11 +86,17 @@ class BlobStore:
 
     async def collect(self, sha256: str) -> bool:
         """Remove the blob if no file row, no trash entry (of any user) and no pending upload
-        refers to it. Returns whether it was removed."""
+        refers to it. Returns whether it was removed. Runs after the caller's commit, so a
+        store that fails now only leaves an orphan (logged; the next start sweeps it): the
+        caller's answer does not turn into an error."""
         async with self._lock(sha256):
             if self._pins.get(sha256) or self._referenced(sha256):
                 return False
-            await self.backend.delete(sha256)
+            try:
+                await self.backend.delete(sha256)
+            except (ApiError, OSError) as exc:
+                log.warning("blob_collect_failed", sha256=sha256, error=str(exc))
+                return False
         return True
 
     def _referenced(self, sha256: str) -> bool:
