@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from syncd.server.blobs.spool import Spool, TempBlob
 from syncd.server.db import Db
 
 log = get_logger(__name__)
-LOCK_STRIPES = 64
 
 
 def open_blob_store(data_dir: Path, db: Db, blobs_url: str | None = None) -> BlobStore:
@@ -43,12 +42,24 @@ class BlobStore:
         # Blobs stored whose file row is not committed yet: never collected.
         self._pins: Counter[str] = Counter()
         # Pin-or-store and check-then-delete of one sha256 never interleave (a delete must
-        # not land after an upload found the blob present and skipped storing it).
-        self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
+        # not land after an upload found the blob present and skipped storing it). One lock
+        # per hash in use: a long put never holds up another hash.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self.opened_at = datetime.now(UTC)
 
-    def _lock(self, sha256: str) -> asyncio.Lock:
-        return self._locks[int(sha256[:4], 16) % LOCK_STRIPES]
+    @asynccontextmanager
+    async def _lock(self, sha256: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(sha256, (asyncio.Lock(), 0))
+        self._locks[sha256] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[sha256]
+            if users == 1:
+                del self._locks[sha256]
+            else:
+                self._locks[sha256] = (lock, users - 1)
 
     async def receive(self, chunks: AsyncIterator[bytes], expected_bytes: int | None) -> TempBlob:
         """Spool a body while hashing it (ShortBody when it is not `expected_bytes` long)."""

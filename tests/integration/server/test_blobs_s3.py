@@ -118,11 +118,18 @@ async def test_unreachable_store_answers_503_and_health_says_so(
     health = await alice.call("GET", "/v1/health", auth=False)
     assert health.status == 503 and health.json["status"] == "unavailable"
     assert health.json["blobs"]["reachable"] is False and health.json["blobs"]["reason"]
+    # A delete and a purge commit all the same: the object is left for the next start's sweep.
+    assert (await alice.call("DELETE", f"/v1/files/{f['id']}")).status == 204
+    purge = await alice.call("POST", "/v1/_test/purge-trash", json={"older_than_s": 0})
+    assert purge.status == 200 and purge.json == {"purged": 1}
+    assert srv.state.db.one("SELECT COUNT(*) AS n FROM files")["n"] == 0
 
     proxy.set_down(False)
     assert (await alice.call("GET", "/v1/health", auth=False)).status == 200
-    again = await alice.call("GET", f"/v1/files/{f['id']}/content")
-    assert again.status == 200 and again.body == b"stored while reachable"
+    assert srv.stored() == [f["sha256"]], "the orphan waits for the sweep"
+    again = await alice.upload(folder, "a.jpg", b"stored while reachable")
+    got = await alice.call("GET", f"/v1/files/{again['id']}/content")
+    assert got.status == 200 and got.body == b"stored while reachable"
     assert (await alice.put(folder, "b.jpg", b"now")).status == 201
 
 
