@@ -51,7 +51,7 @@ class LocalBackend:
                 mtime = blob.stat().st_mtime
             except FileNotFoundError:
                 continue
-            if blob.is_file():
+            if blob == self.path_for(blob.name) and blob.is_file():
                 yield StoredBlob(blob.name, datetime.fromtimestamp(mtime, UTC))
 
     async def check(self) -> Reachability:

@@ -126,7 +126,9 @@ class S3Backend:
         try:
             async for batch in stream:
                 for meta in batch:
-                    yield StoredBlob(meta["path"].rsplit("/", 1)[-1], meta["last_modified"])
+                    sha256 = meta["path"].rsplit("/", 1)[-1]
+                    if meta["path"] == self.key(sha256):  # only our own key layout
+                        yield StoredBlob(sha256, meta["last_modified"])
         except BaseError as exc:
             raise _unavailable(exc) from exc
 

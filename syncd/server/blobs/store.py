@@ -5,6 +5,7 @@ removed only when no file row, trash entry or upload in flight refers to it."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -20,6 +21,7 @@ from syncd.server.blobs.spool import Spool, TempBlob
 from syncd.server.db import Db
 
 log = get_logger(__name__)
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def open_blob_store(data_dir: Path, db: Db, blobs_url: str | None = None) -> BlobStore:
@@ -129,6 +131,8 @@ class BlobStore:
         was opened are left alone (uploads in flight, here or on another instance)."""
         removed = 0
         async for blob in self.backend.list():
+            if not SHA256_HEX.fullmatch(blob.sha256):
+                continue  # not ours (someone else's object under the prefix): never touched
             if blob.modified < self.opened_at and await self.collect(blob.sha256):
                 removed += 1
         if removed:

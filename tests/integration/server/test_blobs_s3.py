@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from obstore import head
+from obstore import get, head
 from obstore import put as put_object
 from obstore.store import S3Store
 
@@ -157,19 +157,23 @@ async def test_store_lost_mid_download_cuts_the_connection(
 
 async def test_start_sweeps_objects_no_file_refers_to(tmp_path: Path, blobs_url: str) -> None:
     """An object put just before a crash, whose file row never committed, is removed when
-    the server starts again; a referenced one stays."""
+    the server starts again; a referenced one stays, and so do objects not in syncd's key
+    layout (someone else's, under the same prefix)."""
     async with running(tmp_path / "data", True, blobs_url) as first:
         alice = first.user("alice")
         kept = await alice.upload(await alice.folder(), "kept.jpg", b"kept")
         orphan = hashlib.sha256(b"orphan").hexdigest()
         put_object(bucket(first), key(orphan), b"orphan")
-        assert first.stored() == sorted([kept["sha256"], orphan])
+        put_object(bucket(first), "notes/README.txt", b"not syncd's")
+        put_object(bucket(first), f"ab/{orphan}", b"not in syncd's layout")
+        assert first.stored() == sorted([kept["sha256"], orphan, orphan, "README.txt"])
     async with running(tmp_path / "data", True, blobs_url) as second:
         for _ in range(100):
-            if second.stored() == [kept["sha256"]]:
+            if orphan not in second.stored():
                 break
             await asyncio.sleep(0.05)
-        assert second.stored() == [kept["sha256"]]
+        assert second.stored() == sorted([kept["sha256"], orphan, "README.txt"])
+        assert bytes(get(bucket(second), f"ab/{orphan}").bytes()) == b"not in syncd's layout"
 
 
 def _serve(tmp_path: Path, blobs: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
