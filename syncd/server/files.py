@@ -12,6 +12,7 @@ from syncd.server import feed, trash
 from syncd.server.blobs.spool import TempBlob
 from syncd.server.db import new_id, now_ns
 from syncd.server.folders import check_rev, drop_file_row, folder_row
+from syncd.server.quota import Reservation
 from syncd.server.records import file_model, kind_for, mime_for
 from syncd.server.state import NO_PRECONDITION, Precondition, ServerState
 
@@ -116,9 +117,12 @@ async def commit_blob(
     pre: Precondition,
     mtime_ns: int | None,
     source: Literal["incoming", "upload"],
+    reservation: Reservation | None = None,
 ) -> tuple[File, bool]:
     """Adopt the received blob and create or replace the file row in one transaction.
-    Returns (file, created). On any failure the blob is collected again."""
+    Returns (file, created). On any failure the blob is collected again. `reservation` is
+    released as the row commits, with no await in between: usage and reservations never
+    count the file twice (a parallel upload would get a false 507)."""
     await state.blobs.adopt(temp)
     old_sha: str | None = None
     try:
@@ -149,9 +153,13 @@ async def commit_blob(
                 )
             delta = temp.size - (0 if old is None else int(old["size"]))
             conn.execute("UPDATE users SET used_bytes=used_bytes+? WHERE id=?", (delta, user_id))
-    finally:
+    except BaseException:
         state.blobs.unpin(temp.sha256)
-        await state.blobs.collect(temp.sha256)  # no-op unless the transaction failed
+        await state.blobs.collect(temp.sha256)
+        raise
+    state.blobs.unpin(temp.sha256)
+    if reservation is not None:
+        state.quotas.release(reservation)
     state.notifier.notify(user_id)
     if old_sha is not None and old_sha != temp.sha256:
         await state.blobs.collect(old_sha)

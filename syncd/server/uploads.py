@@ -68,7 +68,15 @@ async def upload(
                 state.blobs.discard(temp)
                 raise
         result = await files.commit_blob(
-            state, user_id, folder_id, name, temp, pre=pre, mtime_ns=mtime_ns, source="upload"
+            state,
+            user_id,
+            folder_id,
+            name,
+            temp,
+            pre=pre,
+            mtime_ns=mtime_ns,
+            source="upload",
+            reservation=reservation,
         )
     finally:
         state.quotas.release(reservation)
