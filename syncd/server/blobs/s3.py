@@ -30,6 +30,7 @@ PART_BYTES = 8 << 20  # multipart above this; also the size of each part
 PART_CONCURRENCY = 4  # parts in flight per upload (memory: this x PART_BYTES at most)
 WINDOW_BYTES = 16 << 20  # one GET per window, so each request's timeout stays meaningful
 CHECK_TIMEOUT_S = 3.0
+RETRY_AFTER_S = 5  # what a 503 tells clients to wait (the daemon honours Retry-After)
 CLIENT: ClientConfig = {"connect_timeout": timedelta(seconds=5), "timeout": timedelta(seconds=120)}
 RETRY: RetryConfig = {
     "max_retries": 2,
@@ -158,4 +159,8 @@ def _unavailable(exc: BaseException) -> Unavailable:
     # The driver's message names the request and its cause; it carries no credentials.
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     log.warning("blob_store_failed", error=first)
-    return Unavailable("blob storage unreachable; try again later", reason=first[:300])
+    return Unavailable(
+        "blob storage unreachable; try again later",
+        reason=first[:300],
+        retry_after_s=RETRY_AFTER_S,
+    )

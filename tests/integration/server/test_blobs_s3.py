@@ -107,6 +107,7 @@ async def test_unreachable_store_answers_503_and_health_says_so(
     proxy.set_down()
     got = await alice.call("GET", f"/v1/files/{f['id']}/content")
     assert got.status == 503 and got.code == "unavailable", got.body
+    assert got.headers["Retry-After"] == "5"
     put = await alice.put(folder, "b.jpg", b"not now")
     assert put.status == 503 and put.code == "unavailable", put.body
     assert list((srv.data_dir / "tmp").iterdir()) == [], "the spool file was removed"
