@@ -98,7 +98,11 @@ class SeaweedS3:
             cmd, stdout=log, stderr=log, start_new_session=True, preexec_fn=_die_with_parent
         )
         log.close()
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:  # __exit__ never runs when __enter__ raises: stop it here
+            self.stop()
+            raise
         return self
 
     def _wait_ready(self) -> None:
@@ -111,7 +115,6 @@ class SeaweedS3:
             if self._answers(self.endpoint) and self._answers(self._bucket_url(), "POST"):
                 return
             time.sleep(0.1)
-        self.stop()
         raise RuntimeError(f"SeaweedFS not ready after {START_TIMEOUT_S}s: {self.log()}")
 
     def _bucket_url(self) -> str:
