@@ -134,12 +134,22 @@ class S3Backend:
             raise _unavailable(exc) from exc
 
     async def check(self) -> Reachability:
-        """One HEAD of a key that never exists: 404 means the bucket answers."""
+        """List one key: fails for an unreachable store, refused credentials and a missing
+        bucket alike (a HEAD of an absent key would call a missing bucket fine)."""
         try:
-            await asyncio.wait_for(self.exists("0" * 64), CHECK_TIMEOUT_S)
-        except (Unavailable, TimeoutError) as exc:
-            return Reachability(self.name, False, str(exc) or "no answer in time")
+            await asyncio.wait_for(self._list_one(), CHECK_TIMEOUT_S)
+        except Unavailable as exc:
+            return Reachability(self.name, False, str(exc.details.get("reason", exc.message)))
+        except TimeoutError:
+            return Reachability(self.name, False, f"no answer within {CHECK_TIMEOUT_S:g} s")
         return Reachability(self.name, True)
+
+    async def _list_one(self) -> None:
+        try:
+            async for _batch in obstore.list(self.bucket, chunk_size=1):
+                return
+        except BaseError as exc:
+            raise _unavailable(exc) from exc
 
     async def close(self) -> None:
         return None  # obstore's client pool has no close; it goes with the process

@@ -134,6 +134,14 @@ async def test_unreachable_store_answers_503_and_health_says_so(
     assert (await alice.put(folder, "b.jpg", b"now")).status == 201
 
 
+async def test_missing_bucket_is_unhealthy(tmp_path: Path, blobs_url: str) -> None:
+    url = blobs_url.replace("s3://syncd/", "s3://no-such-bucket/")
+    async with running(tmp_path / "data", True, url) as srv:
+        health = await srv.user("alice").call("GET", "/v1/health", auth=False)
+    assert health.status == 503 and health.json["blobs"]["reachable"] is False
+    assert "404" in health.json["blobs"]["reason"]
+
+
 async def test_store_lost_mid_download_cuts_the_connection(
     behind_proxy: tuple[Srv, FaultProxy], monkeypatch: pytest.MonkeyPatch
 ) -> None:
