@@ -57,7 +57,7 @@ class LocalBackend:
     async def check(self) -> Reachability:
         if os.access(self.root, os.W_OK | os.X_OK):
             return Reachability(self.name, True)
-        return Reachability(self.name, False, f"{self.root} is not writable")
+        return Reachability(self.name, False, "blob folder not writable")
 
     async def close(self) -> None:
         return None

@@ -6,13 +6,19 @@ request bounded by a timeout; an unreachable store raises Unavailable (503)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 import obstore
-from obstore.exceptions import BaseError, NotFoundError
+from obstore.exceptions import (
+    BaseError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
 from obstore.store import S3Store
 
 from syncd.errors import Unavailable
@@ -166,11 +172,23 @@ async def _call(awaitable: Awaitable[T]) -> T:
 
 
 def _unavailable(exc: BaseException) -> Unavailable:
-    # The driver's message names the request and its cause; it carries no credentials.
+    # The driver's message names the request (endpoint, bucket, key) and its cause, never
+    # credentials: it goes to the log; answers (health is public) get only its kind.
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     log.warning("blob_store_failed", error=first)
     return Unavailable(
         "blob storage unreachable; try again later",
-        reason=first[:300],
+        reason=_kind_of(exc, first),
         retry_after_s=RETRY_AFTER_S,
     )
+
+
+def _kind_of(exc: BaseException, message: str) -> str:
+    if isinstance(exc, PermissionDeniedError | UnauthenticatedError) or " 403 " in message:
+        return "credentials refused (403)"
+    if " 404 " in message:
+        return "bucket not found (404)"
+    status = re.search(r"status code: (\d{3})", message)
+    if status:
+        return f"store answered {status.group(1)}"
+    return "no connection to the store"

@@ -118,7 +118,8 @@ async def test_unreachable_store_answers_503_and_health_says_so(
     assert names == ["a.jpg"], "nothing was committed without its bytes"
     health = await alice.call("GET", "/v1/health", auth=False)
     assert health.status == 503 and health.json["status"] == "unavailable"
-    assert health.json["blobs"]["reachable"] is False and health.json["blobs"]["reason"]
+    assert health.json["blobs"]["reachable"] is False
+    assert health.json["blobs"]["reason"] == "no connection to the store"
     # A delete and a purge commit all the same: the object is left for the next start's sweep.
     assert (await alice.call("DELETE", f"/v1/files/{f['id']}")).status == 204
     purge = await alice.call("POST", "/v1/_test/purge-trash", json={"older_than_s": 0})
@@ -134,12 +135,31 @@ async def test_unreachable_store_answers_503_and_health_says_so(
     assert (await alice.put(folder, "b.jpg", b"now")).status == 201
 
 
-async def test_missing_bucket_is_unhealthy(tmp_path: Path, blobs_url: str) -> None:
-    url = blobs_url.replace("s3://syncd/", "s3://no-such-bucket/")
+@pytest.mark.parametrize(
+    ("bucket_name", "secret", "reason"),
+    [
+        ("no-such-bucket", None, "bucket not found (404)"),
+        ("syncd", "not-the-secret", "credentials refused (403)"),
+    ],
+)
+async def test_bad_bucket_or_credentials_are_unhealthy(
+    tmp_path: Path,
+    blobs_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    bucket_name: str,
+    secret: str | None,
+    reason: str,
+) -> None:
+    """Health names the kind of fault (the driver's full message, with the endpoint, goes
+    only to the log: health is public)."""
+    if secret is not None:
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    url = blobs_url.replace("s3://syncd/", f"s3://{bucket_name}/")
     async with running(tmp_path / "data", True, url) as srv:
         health = await srv.user("alice").call("GET", "/v1/health", auth=False)
     assert health.status == 503 and health.json["blobs"]["reachable"] is False
-    assert "404" in health.json["blobs"]["reason"]
+    assert health.json["blobs"]["reason"] == reason
+    assert "127.0.0.1" not in health.body.decode()
 
 
 async def test_store_lost_mid_download_cuts_the_connection(
