@@ -116,6 +116,7 @@ class S3Backend:
         self, sha256: str, start: int, length: int, window: obstore.GetResult | None
     ) -> AsyncIterator[bytes]:
         offset, end = start, start + length
+        broken_at = -1
         while window is not None:
             try:
                 async for chunk in window.stream(min_chunk_size=CHUNK_BYTES):
@@ -123,7 +124,12 @@ class S3Backend:
                     offset += len(data)
                     yield data
             except BaseError as exc:
-                raise _unavailable(exc) from exc
+                # A window cut short (a slow client outlasting the request timeout, a reset
+                # connection) resumes where it stopped; twice at one offset is a real fault.
+                if offset == broken_at:
+                    raise _unavailable(exc) from exc
+                broken_at = offset
+                log.info("blob_read_resumed", sha256=sha256, offset=offset)
             if offset >= end:
                 return
             window = await self._window(sha256, offset, end - offset)

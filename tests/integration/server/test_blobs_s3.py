@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -182,6 +183,26 @@ async def test_store_lost_mid_download_cuts_the_connection(
                 while chunk := await resp.content.read(1 << 20):
                     got += chunk
     assert len(got) < len(data) and data.startswith(got)
+
+
+async def test_window_cut_short_resumes_where_it_stopped(
+    behind_proxy: tuple[Srv, FaultProxy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client slower than the store's request timeout: the window's GET is cut by the
+    timeout and re-opened at the offset reached, so the answer is whole (it was cut short)."""
+    srv, proxy = behind_proxy
+    data = os.urandom(6 * MiB)
+    alice = srv.user("alice")
+    f = await alice.upload(await alice.folder(), "big.bin", data)
+    monkeypatch.setattr(
+        s3_backend, "CLIENT", {**s3_backend.CLIENT, "timeout": timedelta(seconds=1)}
+    )
+    monkeypatch.setattr(s3_backend, "WINDOW_BYTES", len(data))
+    assert srv.blobs_url is not None
+    srv.state.blobs.backend = s3_backend.S3Backend(parse_blobs_url(srv.blobs_url))
+    proxy.state.rate_bytes_per_s = 2 * MiB  # 3 s for the window: over the 1 s timeout
+    reply = await alice.call("GET", f"/v1/files/{f['id']}/content")
+    assert reply.status == 200 and reply.body == data
 
 
 async def test_start_sweeps_objects_no_file_refers_to(tmp_path: Path, blobs_url: str) -> None:
