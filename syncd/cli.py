@@ -116,8 +116,13 @@ def cli() -> None:
 
 
 def main() -> None:
+    run(cli)
+
+
+def run(group: click.Group) -> None:
+    """Run a command group; a ConfigError is one line on stderr and exit 78 (EX_CONFIG)."""
     try:
-        cli(standalone_mode=True)
+        group(standalone_mode=True)
     except ConfigError as exc:
         click.echo(f"syncd: configuration error: {exc}", err=True)
         sys.exit(ConfigError.exit_code)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.s3 import SeaweedS3
 from tests.support.server import ServerProcess, start_server
 
 
@@ -59,3 +60,11 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         yield srv
     finally:
         srv.kill()
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """One real S3 server (SeaweedFS on loopback) for the whole session; tests keep apart by
+    using their own key prefix in its bucket."""
+    with SeaweedS3(tmp_path_factory.mktemp("seaweed")) as s3:
+        yield s3

@@ -3,7 +3,7 @@ the daemon's packages (a lean entry for server-only deployments and tests)."""
 
 import click
 
+from syncd.cli import run
 from syncd.server.commands import admin, serve
 
-main = click.Group(name="syncd-server", commands=[serve, admin])
-main()
+run(click.Group(name="syncd-server", commands=[serve, admin]))

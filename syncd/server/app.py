@@ -85,12 +85,30 @@ async def _compaction(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _blob_sweep(app: web.Application) -> AsyncIterator[None]:
+    """Blobs a crash left unreferenced are removed in the background: listing a bucket
+    may take a while, and serving does not wait for it."""
+    state = app[STATE_KEY]
+
+    async def sweep() -> None:
+        try:
+            await state.blobs.sweep()
+        except Exception:  # e.g. the bucket is unreachable: the next start tries again
+            log.exception("storage_sweep_failed")
+
+    task = asyncio.create_task(sweep())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _on_shutdown(app: web.Application) -> None:
     app[STATE_KEY].notifier.close()  # in-flight long polls answer now, not after `wait`
 
 
 async def _on_cleanup(app: web.Application) -> None:
-    app[STATE_KEY].close()
+    await app[STATE_KEY].close()
     log.info("database_closed")
 
 
@@ -110,6 +128,7 @@ def create_app(state: ServerState) -> web.Application:
     setup_ingest(app)  # webhooks, ingest events, share links, fetch queue
     setup_trash(app, state.test_hooks)  # undo window: trash routes and the expiry purge
     app.cleanup_ctx.append(_compaction)
+    app.cleanup_ctx.append(_blob_sweep)
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)
     return app
@@ -123,6 +142,7 @@ def open_app(
     trash_days: float = DEFAULT_TRASH_DAYS,
     trash_percent: float = DEFAULT_TRASH_PERCENT,
     limits: Limits | None = None,
+    blobs_url: str | None = None,
 ) -> web.Application:
     """Open (or create) the library in `data_dir`, clean crash leftovers, build the app."""
     state = ServerState.open(
@@ -132,6 +152,7 @@ def open_app(
         trash_days=trash_days,
         trash_percent=trash_percent,
         limits=limits,
+        blobs_url=blobs_url,
     )
-    state.blobs.sweep()
+    state.blobs.sweep_spool()
     return create_app(state)

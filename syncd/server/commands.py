@@ -18,6 +18,7 @@ from aiohttp import web
 from syncd import log as syncd_log
 from syncd.server.admin import admin
 from syncd.server.app import open_app
+from syncd.server.blobs.settings import parse_blobs_url
 from syncd.server.connections import fit_to_open_files, listen, quiet_accept_errors
 from syncd.server.http import STATE_KEY
 from syncd.server.state import DEFAULT_FEED_KEEP, DEFAULT_TRASH_DAYS, DEFAULT_TRASH_PERCENT, Limits
@@ -34,6 +35,15 @@ log = syncd_log.get_logger(__name__)
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Data directory.",
+)
+@click.option(
+    "--blobs",
+    envvar="SYNCD_BLOBS",
+    default=None,
+    metavar="URL",
+    help="Where media bytes live: 's3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT' (credentials "
+    "from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, region from AWS_REGION); default: the "
+    "folder blobs/ under --data. Env: SYNCD_BLOBS.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8750, show_default=True, type=int, help="0 = any free port.")
@@ -97,6 +107,7 @@ log = syncd_log.get_logger(__name__)
 )
 def serve(
     data_dir: Path,
+    blobs: str | None,
     host: str,
     port: int,
     test_hooks: bool,
@@ -114,8 +125,11 @@ def serve(
     \b
     Example:
       syncd serve --data ./data --port 8750
+      syncd serve --data ./spool --blobs 's3://media?endpoint=http://127.0.0.1:8333'
     """
     syncd_log.configure(log_level)
+    if blobs:
+        parse_blobs_url(blobs)  # a bad URL or missing credentials: exit 78 before anything
     limits = Limits(
         header_timeout_s=header_timeout,
         idle_timeout_s=idle_timeout,
@@ -130,6 +144,7 @@ def serve(
         trash_days=trash_days,
         trash_percent=trash_percent,
         limits=limits,
+        blobs_url=blobs or None,
     )
     asyncio.run(_serve(make_app, data_dir.resolve(), host, port))
 
@@ -154,8 +169,12 @@ async def _serve(
         url=url,
         data_dir=str(data_dir),
         test_hooks=state.test_hooks,
+        blobs=state.blobs.backend.name,
         **dataclasses.asdict(state.limits),
     )
+    reach = await state.blobs.check()
+    if not reach.reachable:  # served anyway: health says so, transfers answer 503 meanwhile
+        log.warning("blob_store_unreachable", backend=reach.backend, reason=reach.detail)
     await stop.wait()
     log.info("server_stopping")
     (data_dir / "server.json").unlink(missing_ok=True)

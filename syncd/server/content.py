@@ -1,19 +1,18 @@
 """Sending a stored file's bytes, for the API (`/v1/files/{id}/content`) and share links
 (`/s/{token}`) alike: ETag = the sha256, If-None-Match -> 304, one Range -> 206 (416 when
-unsatisfiable), If-Range, streamed from the blob with pread."""
+unsatisfiable), If-Range, streamed from the blob store (a Range read of the blob)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sqlite3
-from typing import BinaryIO
 
 from aiohttp import web
 
+from syncd.errors import ApiError
+from syncd.log import get_logger
 from syncd.server.http import content_disposition, parse_range, state_of
 
-CHUNK_BYTES = 1 << 20
+log = get_logger(__name__)
 
 
 async def send_file(
@@ -41,19 +40,17 @@ async def send_file(
     if span is not None:
         resp.headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     resp.content_length = end - start + 1
-    with open(state.blobs.path_for(row["sha256"]), "rb") as handle:
+    async with state.blobs.read(row["sha256"], start, end - start + 1) as chunks:
         await resp.prepare(request)
-        await _send(resp, handle, start, end - start + 1)
+        sent = 0
+        try:
+            async for chunk in chunks:
+                await resp.write(chunk)
+                sent += len(chunk)
+        except ApiError as exc:
+            # The status line is sent: the only honest answer left is a cut connection (the
+            # client sees a short body and resumes with Range).
+            log.warning("download_cut", file_id=row["id"], sent_bytes=sent, error=str(exc))
+            raise ConnectionResetError("blob store failed mid-answer") from exc
     await resp.write_eof()
     return resp
-
-
-async def _send(resp: web.StreamResponse, handle: BinaryIO, offset: int, remaining: int) -> None:
-    fd = handle.fileno()
-    while remaining > 0:
-        chunk = await asyncio.to_thread(os.pread, fd, min(CHUNK_BYTES, remaining), offset)
-        if not chunk:
-            raise OSError("blob shorter than its recorded size")
-        await resp.write(chunk)
-        offset += len(chunk)
-        remaining -= len(chunk)

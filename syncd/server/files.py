@@ -9,11 +9,12 @@ from typing import Literal
 from syncd.errors import BadRequest, NameTaken, NotFound
 from syncd.protocol import File, FilesPage, name_key, normalize_name
 from syncd.server import feed, trash
+from syncd.server.blobs.spool import TempBlob
 from syncd.server.db import new_id, now_ns
 from syncd.server.folders import check_rev, drop_file_row, folder_row
+from syncd.server.quota import Reservation
 from syncd.server.records import file_model, kind_for, mime_for
 from syncd.server.state import NO_PRECONDITION, Precondition, ServerState
-from syncd.server.storage import TempBlob
 
 MAX_PAGE = 5000
 
@@ -93,7 +94,7 @@ def patch_file(
     return get_file(state, user_id, file_id)
 
 
-def delete_file(
+async def delete_file(
     state: ServerState, user_id: str, file_id: str, pre: Precondition = NO_PRECONDITION
 ) -> None:
     with state.db.tx() as conn:
@@ -103,10 +104,10 @@ def delete_file(
         purged = trash.enforce_cap(conn, user_id, state.trash_percent)
     state.notifier.notify(user_id)
     for sha in {row["sha256"], *purged}:
-        state.blobs.collect(sha)
+        await state.blobs.collect(sha)
 
 
-def commit_blob(
+async def commit_blob(
     state: ServerState,
     user_id: str,
     folder_id: str,
@@ -116,10 +117,13 @@ def commit_blob(
     pre: Precondition,
     mtime_ns: int | None,
     source: Literal["incoming", "upload"],
+    reservation: Reservation | None = None,
 ) -> tuple[File, bool]:
     """Adopt the received blob and create or replace the file row in one transaction.
-    Returns (file, created). On any failure the blob is collected again."""
-    state.blobs.adopt(temp)
+    Returns (file, created). On any failure the blob is collected again. `reservation` is
+    released as the row commits, with no await in between: usage and reservations never
+    count the file twice (a parallel upload would get a false 507)."""
+    await state.blobs.adopt(temp)
     old_sha: str | None = None
     try:
         with state.db.tx() as conn:
@@ -149,12 +153,16 @@ def commit_blob(
                 )
             delta = temp.size - (0 if old is None else int(old["size"]))
             conn.execute("UPDATE users SET used_bytes=used_bytes+? WHERE id=?", (delta, user_id))
-    finally:
+    except BaseException:
         state.blobs.unpin(temp.sha256)
-        state.blobs.collect(temp.sha256)  # no-op unless the transaction failed
+        await state.blobs.collect(temp.sha256)
+        raise
+    state.blobs.unpin(temp.sha256)
+    if reservation is not None:
+        state.quotas.release(reservation)
     state.notifier.notify(user_id)
     if old_sha is not None and old_sha != temp.sha256:
-        state.blobs.collect(old_sha)
+        await state.blobs.collect(old_sha)
     return get_file(state, user_id, file_id), old is None
 
 

@@ -131,7 +131,7 @@ def rename_folder(
     return get_folder(state, user_id, folder_id)
 
 
-def delete_folder(
+async def delete_folder(
     state: ServerState, user_id: str, folder_id: str, pre: Precondition = NO_PRECONDITION
 ) -> None:
     """Delete the folder and its files (each to the trash, each its own feed entry), then
@@ -147,7 +147,7 @@ def delete_folder(
         purged = trash.enforce_cap(conn, user_id, state.trash_percent)
     state.notifier.notify(user_id)
     for sha in {f["sha256"] for f in files} | set(purged):
-        state.blobs.collect(sha)
+        await state.blobs.collect(sha)
 
 
 def drop_file_row(conn: sqlite3.Connection, user_id: str, f: sqlite3.Row) -> None:

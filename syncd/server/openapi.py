@@ -26,7 +26,8 @@ DESCRIPTION = (
     'Every error is `{"error": {"code", "message", ...details}}`. Answers of the '
     "connection itself, on any path: 400 for malformed HTTP framing; 408 `request_timeout` "
     "when a request's headers are not complete within the header timeout (the connection "
-    "closes); 503 `unavailable` with Retry-After when the server is at its connection cap; "
+    "closes); 503 `unavailable` with Retry-After when the server is at its connection cap, "
+    "and on a route that reads or writes media while the blob store cannot be reached; "
     "405 `method_not_allowed` with Allow for a method a path does not have; 404 `not_found` "
     "for an unknown path; 500 `internal_error` for a bug."
 )

@@ -52,10 +52,27 @@ def _object(required: list[str], **properties: Obj) -> Obj:
 
 def account_paths() -> dict[str, Obj]:
     folders = _object(["folders"], folders={"type": "array", "items": ref("Folder")})
-    health = _object(["status", "version"], status={"const": "ok"}, version={"type": "string"})
+    blobs = _object(
+        ["backend", "reachable"],
+        backend={"enum": ["local", "s3"]},
+        reachable={"type": "boolean"},
+        reason={"type": "string"},
+    )
+    health = _object(
+        ["status", "version", "blobs"],
+        status={"enum": ["ok", "unavailable"]},
+        version={"type": "string"},
+        blobs=blobs,
+    )
+    answers = {"200": json_answer(health), "503": json_answer(health)}
     return {
         "/v1/health": {
-            "get": op("health", "Liveness and version", {"200": json_answer(health)}, public=True)
+            "get": op(
+                "health",
+                "Liveness, version and the blob store's reachability",
+                answers,
+                public=True,
+            )
         },
         "/v1/openapi.json": {
             "get": op(

@@ -25,10 +25,11 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-@dataclass(frozen=True)
+@dataclass
 class Reservation:
     user_id: str
     n_bytes: int
+    released: bool = False  # release() is idempotent: at the commit, and on every way out
 
 
 class Quotas:
@@ -76,6 +77,9 @@ class Quotas:
         return Reservation(user_id, n_bytes)
 
     def release(self, reservation: Reservation) -> None:
+        if reservation.released:
+            return
+        reservation.released = True
         self._reserved[reservation.user_id] -= reservation.n_bytes
         if self._reserved[reservation.user_id] <= 0:
             del self._reserved[reservation.user_id]

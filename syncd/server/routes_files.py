@@ -139,7 +139,7 @@ async def patch_file(request: web.Request) -> web.Response:
 @routes.delete("/v1/files/{file_id}", name="delete_file")
 async def delete_file(request: web.Request) -> web.Response:
     user = auth(request)
-    files.delete_file(
+    await files.delete_file(
         state_of(request), user["id"], request.match_info["file_id"], precondition(request)
     )
     return web.Response(status=204)

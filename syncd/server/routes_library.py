@@ -20,8 +20,18 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/v1/health", name="health")
-async def health(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "version": __version__})
+async def health(request: web.Request) -> web.Response:
+    """Liveness and the blob store's reachability: 503 while the store cannot be reached
+    (a load balancer then sends traffic to another instance)."""
+    reach = await state_of(request).blobs.check()
+    blobs: dict[str, object] = {"backend": reach.backend, "reachable": reach.reachable}
+    if reach.detail:
+        blobs["reason"] = reach.detail
+    status = "ok" if reach.reachable else "unavailable"
+    return web.json_response(
+        {"status": status, "version": __version__, "blobs": blobs},
+        status=200 if reach.reachable else 503,
+    )
 
 
 @routes.get("/v1/account", name="account")
@@ -86,7 +96,7 @@ async def patch_folder(request: web.Request) -> web.Response:
 @routes.delete("/v1/folders/{folder_id}", name="delete_folder")
 async def delete_folder(request: web.Request) -> web.Response:
     user = auth(request)
-    folders.delete_folder(
+    await folders.delete_folder(
         state_of(request), user["id"], request.match_info["folder_id"], precondition(request)
     )
     return web.Response(status=204)

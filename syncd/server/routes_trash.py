@@ -47,7 +47,7 @@ async def purge_now(request: web.Request) -> web.Response:
     except (TypeError, ValueError) as exc:
         raise BadRequest("older_than_s must be a number") from exc
     state = state_of(request)
-    purged = trash.purge(state.db, state.blobs, int(older_than_s * 1e9), user["id"])
+    purged = await trash.purge(state.db, state.blobs, int(older_than_s * 1e9), user["id"])
     return web.json_response({"purged": purged})
 
 
@@ -57,7 +57,7 @@ async def _purge_loop(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:
-                trash.purge(state.db, state.blobs, trash.keep_ns(state.trash_days))
+                await trash.purge(state.db, state.blobs, trash.keep_ns(state.trash_days))
             except Exception:  # e.g. database busy: try again next round, keep serving
                 log.exception("trash_purge_failed")
             await asyncio.sleep(PURGE_INTERVAL_S)

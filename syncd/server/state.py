@@ -7,10 +7,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from syncd.server.blobs.store import BlobStore, open_blob_store
 from syncd.server.db import Db
 from syncd.server.feed import FeedEpoch, Notifier
 from syncd.server.quota import Quotas
-from syncd.server.storage import BlobStore
 
 DEFAULT_FEED_KEEP = 10_000
 DEFAULT_TRASH_DAYS = 7
@@ -65,10 +65,11 @@ class ServerState:
         trash_days: float = DEFAULT_TRASH_DAYS,
         trash_percent: float = DEFAULT_TRASH_PERCENT,
         limits: Limits | None = None,
+        blobs_url: str | None = None,
     ) -> ServerState:
         data_dir.mkdir(parents=True, exist_ok=True)
         db = Db(data_dir / "library.db")
-        blobs = BlobStore(data_dir, db)
+        blobs = open_blob_store(data_dir, db, blobs_url)
         state = cls(
             data_dir,
             db,
@@ -87,6 +88,7 @@ class ServerState:
     def count(self, user_id: str, key: str, amount: int = 1) -> None:
         self.counters[user_id][key] += amount
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self.notifier.close()
+        await self.blobs.close()
         self.db.close()

@@ -8,8 +8,8 @@ import sqlite3
 
 from syncd.log import get_logger
 from syncd.protocol import TrashItem
+from syncd.server.blobs.store import BlobStore
 from syncd.server.db import Db, new_id, now_ns, rfc3339
-from syncd.server.storage import BlobStore
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 log = get_logger(__name__)
@@ -107,7 +107,7 @@ def entry_row(db: Db, user_id: str, entry_id: str) -> sqlite3.Row | None:
     return db.one("SELECT * FROM trash WHERE id=? AND user_id=?", entry_id, user_id)
 
 
-def purge(db: Db, blobs: BlobStore, older_than_ns: int, user_id: str | None = None) -> int:
+async def purge(db: Db, blobs: BlobStore, older_than_ns: int, user_id: str | None = None) -> int:
     """Forget entries deleted at least `older_than_ns` ago (one user's, or everyone's), then
     remove the blobs nothing refers to any more. Returns the number of entries purged."""
     cutoff = now_ns() - older_than_ns
@@ -121,7 +121,7 @@ def purge(db: Db, blobs: BlobStore, older_than_ns: int, user_id: str | None = No
             args,
         ).fetchall()
     for sha in {r["sha256"] for r in rows}:
-        blobs.collect(sha)
+        await blobs.collect(sha)
     if rows:
         log.info("trash_purged", entries=len(rows), user_id=user_id)
     return len(rows)

@@ -13,10 +13,10 @@ from syncd.errors import BadRequest
 from syncd.log import get_logger
 from syncd.protocol import File, normalize_name
 from syncd.server import files
+from syncd.server.blobs.spool import ShortBody
 from syncd.server.digests import Expected
 from syncd.server.folders import check_rev, folder_row
 from syncd.server.state import NO_PRECONDITION, Precondition, ServerState
-from syncd.server.storage import ShortBody
 
 log = get_logger(__name__)
 
@@ -67,8 +67,16 @@ async def upload(
             except Exception:
                 state.blobs.discard(temp)
                 raise
-        result = files.commit_blob(
-            state, user_id, folder_id, name, temp, pre=pre, mtime_ns=mtime_ns, source="upload"
+        result = await files.commit_blob(
+            state,
+            user_id,
+            folder_id,
+            name,
+            temp,
+            pre=pre,
+            mtime_ns=mtime_ns,
+            source="upload",
+            reservation=reservation,
         )
     finally:
         state.quotas.release(reservation)
@@ -101,7 +109,7 @@ async def store_incoming(
     chunks = _read_path(source) if isinstance(source, Path) else source
     temp = await state.blobs.receive(_limited(chunks, max_bytes), None)
     final_name = files.free_name(state, folder_id, name)
-    file, _ = files.commit_blob(
+    file, _ = await files.commit_blob(
         state,
         user_id,
         folder_id,

@@ -1,9 +1,14 @@
 """Fixtures for the server's integration tests: an in-process server (the real app factory
-on 127.0.0.1 via aiohttp's TestServer) with an async client, and the real subprocess."""
+on 127.0.0.1 via aiohttp's TestServer) with an async client, and the real subprocess.
+A module that sets `BACKENDS = ("local", "s3")` runs each of its `srv` tests against both
+blob stores (the S3 one is the session's SeaweedFS, under a prefix of the test's own)."""
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
+import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +24,7 @@ from syncd.server.app import open_app
 from syncd.server.http import STATE_KEY
 from syncd.server.state import ServerState
 from syncd.server.users import create_user
+from tests.support.s3 import SeaweedS3, stored_digests
 from tests.support.server import ServerProcess, start_server
 
 MiB = 1 << 20
@@ -94,6 +100,13 @@ class Srv:
     state: ServerState
     session: aiohttp.ClientSession
     data_dir: Path
+    blobs_url: str | None = None
+
+    def stored(self) -> list[str]:
+        """The sha256s the blob store holds, looked at directly (folder or bucket)."""
+        if self.blobs_url is None:
+            return sorted(p.name for p in (self.data_dir / "blobs").glob("??/??/*"))
+        return stored_digests(self.blobs_url, dict(os.environ))
 
     def user(
         self, name: str, quota_bytes: int = 100 * MiB, max_file_bytes: int = 50 * MiB
@@ -102,18 +115,50 @@ class Srv:
         return Client(self, token)
 
 
-async def _serve(data_dir: Path, test_hooks: bool) -> AsyncIterator[Srv]:
-    app = open_app(data_dir, test_hooks=test_hooks)
+async def _serve(
+    data_dir: Path, test_hooks: bool, blobs_url: str | None = None, **options: Any
+) -> AsyncIterator[Srv]:
+    app = open_app(data_dir, test_hooks=test_hooks, blobs_url=blobs_url, **options)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     async with aiohttp.ClientSession() as session:
-        yield Srv(str(server.make_url("")).rstrip("/"), app[STATE_KEY], session, data_dir)
+        url = str(server.make_url("")).rstrip("/")
+        yield Srv(url, app[STATE_KEY], session, data_dir, blobs_url)
     await server.close()
 
 
+running = contextlib.asynccontextmanager(_serve)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    backends = getattr(metafunc.module, "BACKENDS", None)
+    if backends is not None and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", backends, indirect=True)
+
+
 @pytest.fixture
-async def srv(tmp_path: Path) -> AsyncIterator[Srv]:
-    async for s in _serve(tmp_path / "data", test_hooks=True):
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "local" (the folder under --data) or "s3"; see BACKENDS above."""
+    return str(getattr(request, "param", "local"))
+
+
+@pytest.fixture
+def blobs_url(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str | None:
+    """None for the local folder; else an s3:// URL with a prefix of this test's own, and
+    the AWS_* credentials set in the environment (where the server reads them)."""
+    if backend == "local":
+        return None
+    s3: SeaweedS3 = request.getfixturevalue("seaweed")
+    for key, value in s3.env().items():
+        monkeypatch.setenv(key, value)
+    return s3.blobs_url(f"t-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+async def srv(tmp_path: Path, blobs_url: str | None) -> AsyncIterator[Srv]:
+    async for s in _serve(tmp_path / "data", True, blobs_url):
         yield s
 
 

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from tests.integration.server.conftest import Client, Srv
 
+BACKENDS = ("local", "s3")  # racing uploads of one hash meet in the blob store
+
 
 def slow_body(size: int, pieces: int = 3, pause_s: float = 0.05) -> AsyncIterator[bytes]:
     async def gen() -> AsyncIterator[bytes]:
@@ -57,6 +59,7 @@ async def test_20_parallel_uploads_never_exceed_quota(srv: Srv) -> None:
     account = (await alice.call("GET", "/v1/account")).json
     assert account["quota"]["used_bytes"] == 960 and account["counts"]["files"] == 8
     assert srv.state.quotas.reserved_bytes(uid) == 0
+    assert len(srv.stored()) == 1, "20 uploads of one content: one blob"
 
 
 async def test_disconnect_mid_upload_leaves_nothing(srv: Srv) -> None:
@@ -82,7 +85,7 @@ async def test_disconnect_mid_upload_leaves_nothing(srv: Srv) -> None:
         await asyncio.sleep(0.02)
     assert (await alice.call("GET", f"/v1/folders/{folder}/files")).json["files"] == []
     assert (await alice.call("GET", "/v1/account")).json["quota"]["used_bytes"] == 0
-    assert not list((srv.data_dir / "blobs").glob("??/??/*"))
+    assert srv.stored() == []
 
 
 async def test_two_writers_same_if_match_one_wins(srv: Srv) -> None:
@@ -97,7 +100,7 @@ async def test_two_writers_same_if_match_one_wins(srv: Srv) -> None:
     meta = (await alice.call("GET", f"/v1/files/{file['id']}")).json
     assert meta["rev"] == 2 and meta["size"] in (30, 40)
     assert (await alice.call("GET", "/v1/account")).json["quota"]["used_bytes"] == meta["size"]
-    assert len(list((srv.data_dir / "blobs").glob("??/??/*"))) == 1
+    assert len(srv.stored()) == 1
 
 
 async def test_two_creators_if_none_match_one_wins(srv: Srv) -> None:

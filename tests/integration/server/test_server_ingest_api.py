@@ -9,6 +9,8 @@ from pathlib import Path
 from syncd.server import folders, uploads
 from tests.integration.server.conftest import Srv
 
+BACKENDS = ("local", "s3")  # gateway media goes through the same blob store
+
 
 async def chunks(data: bytes) -> AsyncIterator[bytes]:
     yield data[:3]
@@ -41,3 +43,4 @@ async def test_store_incoming_bypasses_quota_and_never_overwrites(srv: Srv, tmp_
     feed = (await alice.changes(0)).json["changes"]
     assert {c["id"] for c in feed} == {folder.id, other.id, first.id, second.id}
     assert (await alice.call("GET", f"/v1/files/{second.id}/content")).body == b"another photo"
+    assert srv.stored() == sorted({first.sha256, second.sha256})

@@ -27,7 +27,7 @@ async def test_openapi_describes_every_route(srv: Srv) -> None:
     assert doc["openapi"].startswith("3.1")
     state = ServerState.open(srv.data_dir / "other", test_hooks=False)
     routes = registered_routes(create_app(state))
-    state.close()
+    await state.close()
     assert routes, "no routes found"
     for path, methods in routes.items():
         assert path in doc["paths"], f"{path} missing from OpenAPI"

@@ -4,24 +4,18 @@ brings a file back through the feed, expiry purges entries and unreferenced blob
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp.test_utils import TestServer
+from tests.integration.server.conftest import Client, Srv, running
 
-from syncd.server.app import open_app
-from syncd.server.http import STATE_KEY
-from tests.integration.server.conftest import Client, Srv
+BACKENDS = ("local", "s3")  # every srv test here runs against both blob stores
 
 
-def _blob(srv: Srv, data: bytes) -> Path:
-    sha = hashlib.sha256(data).hexdigest()
-    return srv.data_dir / "blobs" / sha[:2] / sha[2:4] / sha
+def _stored(srv: Srv, data: bytes) -> bool:
+    return hashlib.sha256(data).hexdigest() in srv.stored()
 
 
 async def _used(user: Client) -> int:
@@ -53,7 +47,7 @@ async def test_delete_moves_to_trash_and_frees_quota(srv: Srv) -> None:
     assert (item["folder_name"], item["name"], item["size"]) == ("Campaign", "a.jpg", len(data))
     assert (item["sha256"], item["kind"], item["mime"]) == (f["sha256"], "image", "image/jpeg")
     assert item["expires_at"] > item["deleted_at"]
-    assert _blob(srv, data).exists(), "the trash entry keeps the blob"
+    assert _stored(srv, data), "the trash entry keeps the blob"
     assert (await alice.call("GET", f"/v1/files/{f['id']}")).status == 404
 
 
@@ -136,8 +130,8 @@ async def test_purge_removes_unreferenced_blob_only(srv: Srv) -> None:
     reply = await alice.call("POST", "/v1/_test/purge-trash", json={"older_than_s": 0})
     assert reply.json == {"purged": 2}
     assert await _trash(alice) == []
-    assert not _blob(srv, gone).exists()
-    assert _blob(srv, shared).exists(), "copy.jpg still refers to it"
+    assert not _stored(srv, gone)
+    assert _stored(srv, shared), "copy.jpg still refers to it"
 
 
 async def test_purge_keeps_entries_younger_than_the_window(srv: Srv) -> None:
@@ -148,39 +142,27 @@ async def test_purge_keeps_entries_younger_than_the_window(srv: Srv) -> None:
     reply = await alice.call("POST", "/v1/_test/purge-trash", json={"older_than_s": 3600})
     assert reply.json == {"purged": 0}
     assert len(await _trash(alice)) == 1
-    assert _blob(srv, b"keep me").exists()
+    assert _stored(srv, b"keep me")
 
 
-async def test_app_purges_expired_entries_on_its_own(tmp_path: Path) -> None:
+async def test_app_purges_expired_entries_on_its_own(tmp_path: Path, blobs_url: str | None) -> None:
     """A file deleted under a 7-day window; the server restarted with a 0-day window purges
     the entry and its blob by itself (the periodic task runs at start-up)."""
     data_dir, data = tmp_path / "data", b"expired soon"
-    async with _running(data_dir, trash_days=7) as first:
+    async with running(data_dir, False, blobs_url, trash_days=7) as first:
         alice = first.user("alice")
         f = await alice.upload(await alice.folder(), "a.jpg", data)
         await alice.call("DELETE", f"/v1/files/{f['id']}")
         assert len(await _trash(alice)) == 1
         token = alice.token
-    async with _running(data_dir, trash_days=0) as second:
+    async with running(data_dir, False, blobs_url, trash_days=0) as second:
         alice = Client(second, token)
         deadline = time.monotonic() + 10
-        while _blob(second, data).exists() and time.monotonic() < deadline:
+        while _stored(second, data) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        assert not _blob(second, data).exists()
+        assert not _stored(second, data)
         assert await _trash(alice) == []
         assert second.state.db.one("SELECT COUNT(*) AS n FROM trash")["n"] == 0
-
-
-@contextlib.asynccontextmanager
-async def _running(data_dir: Path, trash_days: float) -> AsyncIterator[Srv]:
-    app = open_app(data_dir, trash_days=trash_days)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield Srv(str(server.make_url("")).rstrip("/"), app[STATE_KEY], session, data_dir)
-    finally:
-        await server.close()
 
 
 async def test_tenant_isolation(srv: Srv) -> None:
@@ -226,7 +208,7 @@ async def test_trash_is_capped_at_the_quota_oldest_purged_first(srv: Srv) -> Non
     items = await _trash(alice)
     assert [i["name"] for i in items] == ["3.jpg", "2.jpg"], "1.jpg purged: 1200 > 1000"
     assert sum(i["size"] for i in items) <= 1000
-    assert not _blob(srv, first).exists() and _blob(srv, second).exists()
+    assert not _stored(srv, first) and _stored(srv, second)
 
 
 async def test_trash_cap_keeps_the_newest_entry_and_applies_to_folder_deletes(
