@@ -35,8 +35,8 @@ class Frame:
 
 
 def encode_frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
-    """One frame; `header["size"]` is set to the payload's length."""
-    if payload:
+    """One frame; `header["size"]` is set to the payload's length (left out when empty)."""
+    if payload or "size" in header:
         header = {**header, "size": len(payload)}
     raw = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
     if len(raw) > MAX_HEADER_BYTES:

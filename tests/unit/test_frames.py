@@ -12,9 +12,7 @@ from hypothesis import strategies as st
 from syncd.frames import END_FRAME, MAX_HEADER_BYTES, Frame, FrameDecoder, FrameError, encode_frame
 
 MAX_PAYLOAD = 4096
-_files = st.lists(
-    st.tuples(st.text(max_size=20), st.binary(max_size=300)), min_size=0, max_size=8
-)
+_files = st.lists(st.tuples(st.text(max_size=20), st.binary(max_size=300)), min_size=0, max_size=8)
 
 
 def _stream(files: list[tuple[str, bytes]]) -> tuple[bytes, list[Frame]]:
