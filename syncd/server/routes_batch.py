@@ -266,7 +266,15 @@ def _commit(
         state.quotas.release(item.reservation)
     state.count(user_id, "uploads")
     state.count(user_id, "upload_bytes", file.size)
-    log.debug("upload_finished", user_id=user_id, file_id=file.id, size_bytes=file.size)
+    # Info, as for a PUT: the server's record of every stored upload.
+    log.info(
+        "upload_finished",
+        user_id=user_id,
+        file_id=file.id,
+        size_bytes=file.size,
+        created=created,
+        batch=True,
+    )
     return BatchWriteResult(
         index=item.index, name=item.name, status=201 if created else 200, file=file
     )

@@ -129,7 +129,7 @@ class Batches:
         self._writes: _Groups[File] = _Groups(slots, MAX_GROUP_FILES, MAX_GROUP_BYTES)
 
     def small(self, size: int) -> bool:
-        return 0 < self.max_file_bytes and size <= self.max_file_bytes
+        return self.max_file_bytes > 0 and size <= self.max_file_bytes
 
     async def fetch(
         self, remote: m.RemoteFile, target: Path, replaces: m.LocalFile | None
