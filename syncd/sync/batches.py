@@ -73,16 +73,22 @@ class _Groups(Generic[R]):
     async def run(self, want: _Want[R], transfer: Callable[[list[Any]], Awaitable[None]]) -> R:
         self.queue.append(want)
         await asyncio.sleep(0)  # files planned together queue up before the first group leaves
-        async with self.slots:
-            if not want.taken:
-                group = self._take(want)
-                try:
-                    await transfer(group)
-                except Exception as exc:  # the request failed: each file reports it
-                    _settle(group, exc)
-                finally:  # cancelled: the others are deferred, not failed
-                    _settle(group, StaleError("not transferred; retried by the next pass"))
+        if not want.taken:  # else a leader has it: no need to queue for a slot
+            async with self.slots:
+                if not want.taken:
+                    await self._lead(self._take(want), transfer)
         return await want.future
+
+    @staticmethod
+    async def _lead(
+        group: list[_Want[R]], transfer: Callable[[list[Any]], Awaitable[None]]
+    ) -> None:
+        try:
+            await transfer(group)
+        except Exception as exc:  # the request failed: each file reports it
+            _settle(group, exc)
+        finally:  # cancelled: the others are deferred, not failed
+            _settle(group, StaleError("not transferred; retried by the next pass"))
 
     def _take(self, leader: _Want[R]) -> list[_Want[R]]:
         leader.taken = True
