@@ -83,6 +83,7 @@ class SyncSection(_Section):
     root: Annotated[UserPath, AfterValidator(_check_root)] = Path("~/WhatsApp Media")
     mode: Literal["mirror", "backup"] = "mirror"
     transfers: int = Field(4, ge=1, le=64)
+    small_file_bytes: int = Field(1 << 20, ge=0, le=8 << 20)
     max_delete: int = Field(50, ge=0)
     settle_s: float = Field(1.0, ge=0)
     quiet_s: float = Field(0.2, ge=0)

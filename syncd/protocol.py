@@ -4,9 +4,9 @@ rules both sides apply. Pure: no I/O."""
 from __future__ import annotations
 
 import unicodedata
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from syncd.errors import InvalidName
 
@@ -14,6 +14,10 @@ API_PREFIX = "/v1"
 MAX_NAME_BYTES = 255
 MAX_WAIT_S = 60
 MTIME_HEADER = "X-Syncd-Mtime-Ns"  # upload: the local mtime (ns) the server records and returns
+# The batch routes (`/v1/files:batch-read`, `:batch-write`, frames in syncd.frames): at most
+# this many files and payload bytes per request.
+BATCH_MAX_FILES = 256
+BATCH_MAX_BYTES = 16 << 20
 
 FileKind = Literal["image", "audio", "video", "document"]
 FolderKind = Literal["participant", "custom"]
@@ -160,3 +164,51 @@ class ShareLink(_Wire):
     url: str
     expires_at: str
     file_id: str
+
+
+class BatchRead(_Wire):
+    """Body of `POST /v1/files:batch-read`."""
+
+    ids: list[str] = Field(min_length=1, max_length=BATCH_MAX_FILES)
+
+
+class BatchReadHeader(_Wire):
+    """Header of one file's frame in a batch-read answer: status 200 with the file's `size`
+    bytes after it, or an error status with `error` (`{"code", "message", ...}`) and none."""
+
+    id: str
+    status: int
+    size: int = 0
+    sha256: str | None = None
+    rev: int | None = None
+    error: dict[str, Any] | None = None
+
+
+class BatchWriteHeader(BaseModel):
+    """Header of one file's frame in a batch-write body: the fields of a single upload's PUT
+    (folder, name, Repr-Digest as sha256 hex, mtime, If-Match rev / If-None-Match)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    folder_id: str
+    name: str
+    size: int = Field(0, ge=0)
+    sha256: str = Field(pattern="^[0-9a-f]{64}$")
+    mtime_ns: int | None = Field(None, ge=-(2**63), le=2**63 - 1)
+    if_match: int | None = Field(None, ge=0)
+    if_none_match: bool = False
+
+
+class BatchWriteResult(_Wire):
+    """One file of a batch-write: its index in the stream, status 201/200 with the stored
+    `file`, or an error status with `error`."""
+
+    index: int
+    name: str
+    status: int
+    file: File | None = None
+    error: dict[str, Any] | None = None
+
+
+class BatchWriteAnswer(_Wire):
+    results: list[BatchWriteResult]

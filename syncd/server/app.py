@@ -14,7 +14,15 @@ from aiohttp import web
 
 from syncd.errors import ApiError, InvalidName, ServerError
 from syncd.log import get_logger
-from syncd.server import feed, openapi, routes_changes, routes_files, routes_library, routes_test
+from syncd.server import (
+    feed,
+    openapi,
+    routes_batch,
+    routes_changes,
+    routes_files,
+    routes_library,
+    routes_test,
+)
 from syncd.server.http import STATE_KEY, USER_ID_KEY, error_response, http_exception_response
 from syncd.server.ingest.routes import setup_ingest
 from syncd.server.routes_trash import setup_trash
@@ -120,6 +128,7 @@ def create_app(state: ServerState) -> web.Application:
     app[STATE_KEY] = state
     app.add_routes(routes_library.routes)
     app.add_routes(routes_files.routes)
+    app.add_routes(routes_batch.routes)
     app.add_routes(routes_changes.routes)
     if state.test_hooks:
         app[routes_test.FAULTS_KEY] = routes_test.Faults()

@@ -26,6 +26,18 @@ def file_row(state: ServerState, user_id: str, file_id: str) -> sqlite3.Row:
     return row
 
 
+def rows_by_ids(state: ServerState, user_id: str, file_ids: list[str]) -> dict[str, sqlite3.Row]:
+    """The user's files among `file_ids`, by id (another user's id is simply absent)."""
+    unique = sorted(set(file_ids))
+    marks = ",".join("?" * len(unique))
+    rows = state.db.all(
+        f"SELECT * FROM files WHERE user_id=? AND id IN ({marks})",  # noqa: S608 (only '?')
+        user_id,
+        *unique,
+    )
+    return {row["id"]: row for row in rows}
+
+
 def get_file(state: ServerState, user_id: str, file_id: str) -> File:
     return file_model(file_row(state, user_id, file_id))
 

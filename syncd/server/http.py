@@ -135,6 +135,16 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
+def content_length(request: web.Request, max_bytes: int | None = None) -> int:
+    """The body's announced length: 411 without one (chunked bodies are not accepted), 413
+    above `max_bytes`."""
+    if request.content_length is None:
+        raise LengthRequired("Content-Length is required (chunked uploads are not accepted)")
+    if max_bytes is not None and request.content_length > max_bytes:
+        raise BodyTooLarge(f"request body over {max_bytes} bytes", max_bytes=max_bytes)
+    return request.content_length
+
+
 def last_segment_name(request: web.Request) -> str:
     """The route's last path segment (a name), percent-decoded from the *raw* path as
     UTF-8. aiohttp leaves undecodable (`%ff`) and reserved (`%2F`) escapes in match_info

@@ -10,18 +10,33 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from syncd import __version__
-from syncd.protocol import Account, ChangesPage, File, FilesPage, Folder, TrashItem
+from syncd.protocol import (
+    Account,
+    BatchRead,
+    BatchReadHeader,
+    BatchWriteAnswer,
+    BatchWriteHeader,
+    ChangesPage,
+    File,
+    FilesPage,
+    Folder,
+    TrashItem,
+)
 from syncd.server.ingest.openapi_paths import ingest_paths
 from syncd.server.openapi_parts import HEADERS
 from syncd.server.openapi_paths import (
     account_paths,
+    batch_paths,
     feed_paths,
     file_paths,
     folder_paths,
     trash_paths,
 )
 
-_MODELS: list[type[BaseModel]] = [Account, Folder, File, FilesPage, ChangesPage, TrashItem]
+_MODELS: list[type[BaseModel]] = [
+    *(Account, Folder, File, FilesPage, ChangesPage, TrashItem),
+    *(BatchRead, BatchReadHeader, BatchWriteHeader, BatchWriteAnswer),
+]
 DESCRIPTION = (
     'Every error is `{"error": {"code", "message", ...details}}`. Answers of the '
     "connection itself, on any path: 400 for malformed HTTP framing; 408 `request_timeout` "
@@ -59,6 +74,7 @@ def document() -> dict[str, Any]:
         **account_paths(),
         **folder_paths(),
         **file_paths(),
+        **batch_paths(),
         **feed_paths(),
         **trash_paths(),
         **ingest_paths(),

@@ -3,7 +3,8 @@ change feed, the trash): every answer the server can give, and links between ope
 
 from __future__ import annotations
 
-from syncd.protocol import MAX_WAIT_S, MTIME_HEADER
+from syncd.frames import MAX_HEADER_BYTES, MEDIA_TYPE
+from syncd.protocol import BATCH_MAX_BYTES, BATCH_MAX_FILES, MAX_WAIT_S, MTIME_HEADER
 from syncd.server import feed, files
 from syncd.server.openapi_parts import (
     IF_MATCH,
@@ -340,6 +341,53 @@ def trash_paths() -> dict[str, Obj]:
                 409,
                 507,
                 params=[param("trash_id")],
+            )
+        },
+    }
+
+
+FRAMES = (
+    "A stream of frames: each a 4-byte big-endian header length, a UTF-8 JSON object "
+    f"header (at most {MAX_HEADER_BYTES} bytes), then exactly header.size bytes (none when "
+    'size is absent); the last frame is {"end": true}. '
+)
+
+
+def batch_paths() -> dict[str, Obj]:
+    read_answer = {
+        "description": FRAMES + "Per requested id, in order: a header BatchReadHeader, status "
+        "200 with the file's bytes, or an error status (404 for a missing or another user's "
+        "file) with `error` and no bytes. One file's error does not stop the others.",
+        "content": {MEDIA_TYPE: {"schema": BINARY}},
+    }
+    write_body = {
+        "required": True,
+        "description": FRAMES + "Per file a header BatchWriteHeader, then its bytes.",
+        "content": {"application/octet-stream": {"schema": BINARY}},
+    }
+    return {
+        "/v1/files:batch-read": {
+            "post": op(
+                "batch_read",
+                f"The bytes of up to {BATCH_MAX_FILES} files, {BATCH_MAX_BYTES} bytes in all "
+                "(413 above), in one answer",
+                {"200": read_answer},
+                body=json_body(ref("BatchRead")),
+            )
+        },
+        "/v1/files:batch-write": {
+            "post": op(
+                "batch_write",
+                f"Upload up to {BATCH_MAX_FILES} files, {BATCH_MAX_BYTES} bytes in all, in one "
+                "body (Content-Length required). Each file has its own checks, sha256 and quota "
+                "reservation and its own result (one bad file does not fail the others); a "
+                "body that is cut or not well-formed is a 400 and stores nothing",
+                {"200": json_answer(ref("BatchWriteAnswer"))},
+                400,
+                408,
+                411,
+                413,
+                body=write_body,
             )
         },
     }

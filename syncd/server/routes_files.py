@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from syncd.errors import ApiError, BadRequest, LengthRequired
+from syncd.errors import ApiError, BadRequest
 from syncd.protocol import MTIME_HEADER, etag_for_rev
 from syncd.server import files, uploads
 from syncd.server.content import send_file
@@ -13,6 +13,7 @@ from syncd.server.digests import expected_digests, repr_digest_header
 from syncd.server.http import (
     auth,
     body_chunks,
+    content_length,
     error_for_status,
     error_response,
     header_int,
@@ -42,12 +43,6 @@ async def list_files(request: web.Request) -> web.Response:
     return model_response(page)
 
 
-def _content_length(request: web.Request) -> int:
-    if request.content_length is None:
-        raise LengthRequired("Content-Length is required (chunked uploads are not accepted)")
-    return request.content_length
-
-
 async def _expect_upload(request: web.Request) -> web.StreamResponse | None:
     """`Expect: 100-continue`: every check that needs no body runs *before* `100 Continue`,
     so a refused upload gets its final answer (401/404/411/412/413/507...) and the client
@@ -62,7 +57,7 @@ async def _expect_upload(request: web.Request) -> web.StreamResponse | None:
             user["id"],
             request.match_info["folder_id"],
             last_segment_name(request),
-            _content_length(request),
+            content_length(request),
             precondition(request),
         )
         _mtime_header(request)
@@ -79,7 +74,7 @@ async def _expect_upload(request: web.Request) -> web.StreamResponse | None:
 )
 async def upload_file(request: web.Request) -> web.Response:
     user = auth(request)
-    length = _content_length(request)
+    length = content_length(request)
     file, created = await uploads.upload(
         state_of(request),
         user["id"],

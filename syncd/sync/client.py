@@ -24,10 +24,13 @@ from syncd.errors import (
     TransportError,
     api_error_from_body,
 )
+from syncd.frames import MEDIA_TYPE, Frame, FrameDecoder, FrameError
 from syncd.log import get_logger
 from syncd.protocol import (
+    BATCH_MAX_BYTES,
     MTIME_HEADER,
     Account,
+    BatchWriteAnswer,
     ChangesPage,
     File,
     FilesPage,
@@ -304,6 +307,40 @@ class ApiClient:
         # Only an error answer (503, 429 ...) is retried here: it comes before any byte went
         # to the sink. A cut body is a TransportError, resumed from the temp file by the caller.
         return await self._with_retry(f"GET {file_id}", call)
+
+    async def batch_read(
+        self, file_ids: list[str], on_frames: Callable[[list[Frame]], Awaitable[None]]
+    ) -> None:
+        """POST /v1/files:batch-read: the answer's complete frames go to `on_frames` as they
+        arrive (a cut answer never yields a part of a file; it raises TransportError). An
+        error answer is retried like any request, a cut body is not (frames were delivered)."""
+        url = f"{self.base_url}/v1/files:batch-read"
+
+        async def call() -> None:
+            decoder = FrameDecoder(BATCH_MAX_BYTES)
+            try:
+                async with self.session.post(url, json={"ids": file_ids}) as resp:
+                    await _raise_for_answer(resp)
+                    async for chunk in resp.content.iter_any():
+                        if frames := decoder.feed(chunk):
+                            await on_frames(frames)
+                decoder.finish()
+            except (TimeoutError, aiohttp.ClientError, OSError, FrameError) as exc:
+                raise TransportError(f"batch read: {type(exc).__name__}: {exc}") from exc
+
+        await self._with_retry("POST files:batch-read", call)
+
+    async def batch_write(self, body: bytes) -> BatchWriteAnswer:
+        """POST /v1/files:batch-write of a whole frame stream; one result per file."""
+        url = f"{self.base_url}/v1/files:batch-write"
+        headers = {"Content-Type": MEDIA_TYPE}
+
+        async def call() -> BatchWriteAnswer:
+            async with self.session.post(url, data=body, headers=headers) as resp:
+                await _raise_for_answer(resp)
+                return _parse(BatchWriteAnswer, await resp.json(content_type=None))
+
+        return await self._with_retry("POST files:batch-write", call)
 
     # ---- listing, trash, share links (used by the client CLI commands) -----------------
 

@@ -35,6 +35,7 @@ def _options(settings: Settings) -> EngineOptions:
         settle_s=settings.sync.settle_s,
         quiet_s=settings.sync.quiet_s,
         max_wait_s=settings.sync.max_wait_s,
+        small_file_bytes=settings.sync.small_file_bytes,
         ignore=list(settings.sync.ignore),
     )
 

@@ -51,6 +51,7 @@ class EngineOptions:
     settle_s: float = 1.0
     quiet_s: float = 0.2  # watcher debounce: quiet period
     max_wait_s: float = 2.0  # watcher debounce: longest delay of a hint
+    small_file_bytes: int = 1 << 20  # files up to this size travel many per request
     ignore: list[str] = field(default_factory=list)
 
 
@@ -122,7 +123,15 @@ class Engine:
         self.deletes_approved = False
         self.hostname = socket.gethostname()
         self._sem = asyncio.Semaphore(options.transfers)
-        self.executor = Executor(options.root, client, db, self.mirror, reporter, slots=self._sem)
+        self.executor = Executor(
+            options.root,
+            client,
+            db,
+            self.mirror,
+            reporter,
+            slots=self._sem,
+            small_file_bytes=options.small_file_bytes,
+        )
         self.held: list[m.Action] = []
         self.settle = SettleTracker()  # fed write/close events by the daemon
         self.skipped: list[Skipped] = []
@@ -313,17 +322,17 @@ class Engine:
             log.warning("temp_sweep_failed", error=str(exc))
 
     async def _run_limited(self, action: m.Action, failed: list[tuple[str, str]]) -> int:
-        if isinstance(action, m.Download | m.KeepBoth):
-            # The executor holds a slot only while the file streams, so files waiting for
-            # their batch to land (landing.py) let the next ones start.
-            return await self._run_one(action, failed)
         size = action.local.size if isinstance(action, m.Upload) else 0
-        async with self._sem:
-            self._inflight_bytes += size
-            try:
+        self._inflight_bytes += size
+        try:
+            if self.executor.holds_own_slot(action):
+                # Only while bytes move: files waiting for their batch to land (landing.py)
+                # or queued for a small-file group (batches.py) let the next ones start.
                 return await self._run_one(action, failed)
-            finally:
-                self._inflight_bytes -= size
+            async with self._sem:
+                return await self._run_one(action, failed)
+        finally:
+            self._inflight_bytes -= size
 
     async def _run_one(self, action: m.Action, failed: list[tuple[str, str]]) -> int:
         path = _action_path(action)

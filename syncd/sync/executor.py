@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 from send2trash import send2trash
 
@@ -18,6 +18,7 @@ from syncd.errors import DigestMismatch, NameTaken, NotFound, RevMismatch, RootL
 from syncd.log import get_logger
 from syncd.protocol import File, name_key
 from syncd.sync import model as m
+from syncd.sync.batches import Batches, Reporter
 from syncd.sync.client import ApiClient
 from syncd.sync.disknames import DiskNames
 from syncd.sync.landing import Landing, base_entry
@@ -28,14 +29,8 @@ from syncd.sync.statedb import StateDB
 from syncd.sync.transfer import StaleError, fetch_file, require_unchanged, temp_path_for
 
 log = get_logger("syncd.executor")
-
-
-class Reporter(Protocol):
-    def transfer_started(
-        self, path: str, direction: Literal["up", "down"], bytes_total: int
-    ) -> None: ...
-    def transfer_progress(self, path: str, bytes_done: int) -> None: ...
-    def transfer_finished(self, path: str) -> None: ...
+__all__ = ["RETRY_LATER", "Executor", "Reporter"]
+SMALL_FILE_BYTES = 1 << 20  # default: files up to this size travel many per request
 
 
 @dataclass
@@ -48,12 +43,22 @@ class Executor:
     trash: Callable[[str], None] = send2trash
     # Held by a download only while it streams: waiting for its batch to land takes no slot.
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    small_file_bytes: int = SMALL_FILE_BYTES
     names: DiskNames = field(init=False)  # set per pass by the engine
     landing: Landing = field(init=False)
+    batches: Batches = field(init=False)
 
     def __post_init__(self) -> None:
         self.names = DiskNames(self.root, self.db)
         self.landing = Landing(self.db, lambda: self.traits)
+        self.batches = Batches(self.client, self.slots, self.reporter, self.small_file_bytes)
+
+    def holds_own_slot(self, action: m.Action) -> bool:
+        """True for the actions that take a transfer slot themselves, and only while bytes
+        move: downloads (not while their batch lands) and small uploads (one per group)."""
+        if isinstance(action, m.Upload):
+            return self.batches.small(action.local.size)
+        return isinstance(action, m.Download | m.KeepBoth)
 
     @property
     def traits(self) -> m.RootTraits:
@@ -105,12 +110,15 @@ class Executor:
         else:
             self.names.folder_path(remote.path.folder).mkdir(exist_ok=True)
             target = self.names.new_file_path(remote.path)
-        async with self.slots:
-            tick = self._progress(remote.path, "down", remote.size)
-            try:
-                fetched = await fetch_file(self.client, remote, target, replaces, tick)
-            finally:
-                self.reporter.transfer_finished(str(remote.path))
+        if self.batches.small(remote.size):
+            fetched = await self.batches.fetch(remote, target, replaces)
+        else:
+            async with self.slots:
+                tick = self._progress(remote.path, "down", remote.size)
+                try:
+                    fetched = await fetch_file(self.client, remote, target, replaces, tick)
+                finally:
+                    self.reporter.transfer_finished(str(remote.path))
         await self.landing.land(fetched)  # durable, placed and in the base (batched)
 
     def _commit_file(self, remote: m.RemoteFile, mtime_ns: int, inode: int) -> None:
@@ -126,9 +134,20 @@ class Executor:
         if local.sha256 is None:
             raise StaleError(f"{local.path} was not hashed")
         folder_id = self.folder_id(local.path.folder, action.folder_id)
+        if self.batches.small(local.size):
+            file = await self.batches.upload(local, source, folder_id, action.base_rev)
+        else:
+            file = await self._upload_alone(action, source, folder_id)
+        self._remember(file)
+        self._commit_file(remote_file(file, local.path.folder), local.mtime_ns, local.inode)
+        log.debug("upload_finished", path=str(local.path), size=local.size)
+
+    async def _upload_alone(self, action: m.Upload, source: Path, folder_id: str) -> File:
+        local = action.local
+        assert local.sha256 is not None
         tick = self._progress(local.path, "up", local.size)
         try:
-            file = await self.client.upload(
+            return await self.client.upload(
                 folder_id,
                 local.path.name,
                 source,
@@ -140,9 +159,6 @@ class Executor:
             )
         finally:
             self.reporter.transfer_finished(str(local.path))
-        self._remember(file)
-        self._commit_file(remote_file(file, local.path.folder), local.mtime_ns, local.inode)
-        log.debug("upload_finished", path=str(local.path), size=local.size)
 
     def _remember(self, file: File) -> None:
         """Record our own write in the mirror at once; the feed confirms it later."""

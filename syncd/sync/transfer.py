@@ -208,6 +208,26 @@ def _verify(temp: Path, target: Path, remote: RemoteFile, sha256_hex: str) -> No
     raise StaleError(f"{target.name}: content does not match the server's digest")
 
 
+def write_verified(
+    remote: RemoteFile, target: Path, replaces: LocalFile | None, content: bytes
+) -> Fetched:
+    """Worker thread: a small file's whole content (from a batch read) into its temp file,
+    verified before a byte is written, with the remote mtime; like `fetch_file`'s result."""
+    if len(content) != remote.size or hashlib.sha256(content).hexdigest() != remote.sha256:
+        raise StaleError(f"{target.name}: content does not match the server's digest")
+    temp = temp_path_for(target, remote.file_id)
+    try:
+        with temp.open("wb") as handle:  # a cut earlier try left a part: start again
+            handle.write(content)
+            handle.flush()
+            os.utime(handle.fileno(), ns=(remote.mtime_ns, remote.mtime_ns))
+            start_writeback(handle.fileno())
+    except OSError:
+        temp.unlink(missing_ok=True)  # disk full...: no partial temp file to keep it full
+        raise
+    return Fetched(remote, temp, target, replaces)
+
+
 def fsync_file(path: Path) -> None:
     """Make a closed file's data (and mtime) durable."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

@@ -1,0 +1,123 @@
+"""Small files travel many per request (batches.py) against the real server: downloads through
+batch-read land verified, durable and recorded, uploads through batch-write are each checked
+on their own; one bad file never fails its neighbours, and bigger files take the single routes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from syncd.errors import DigestMismatch, NotFound, StaleError
+from syncd.protocol import File
+from syncd.sync import model as m
+from syncd.sync.client import ApiClient
+from syncd.sync.executor import Executor
+from syncd.sync.remote import RemoteMirror, remote_file
+from syncd.sync.statedb import StateDB
+from syncd.sync.status import StatusBoard
+from tests.support.server import Api, ServerProcess
+
+SMALL = 16 * 1024
+
+
+async def _run_all(
+    server: ServerProcess, token: str, root: Path, db: StateDB, actions: list[Any]
+) -> list[BaseException | None]:
+    """As the engine runs a pass's file actions: all at once, 4 transfer slots."""
+    async with ApiClient(server.url, token) as client:
+        executor = Executor(root, client, db, RemoteMirror(), StatusBoard(), small_file_bytes=SMALL)
+        outcomes = await asyncio.gather(
+            *(executor.run(action) for action in actions), return_exceptions=True
+        )
+    return [o if isinstance(o, BaseException) else None for o in outcomes]
+
+
+def test_small_downloads_go_many_per_request(server: ServerProcess, tmp_path: Path) -> None:
+    token = server.add_user("alice")
+    api = Api(server.url, token)
+    folder = api.create_folder("Alice")
+    contents = {f"{i:03}.jpg": os.urandom(100 + 97 * i) for i in range(150)}
+    contents["video.mp4"] = os.urandom(SMALL * 3)  # above the threshold: a GET of its own
+    uploaded = [api.upload(folder["id"], n, d) for n, d in contents.items()]
+    api.delete_file(uploaded[7]["id"])  # planned, then gone from the server: fails alone
+    root = tmp_path / "root"
+    root.mkdir()
+    db = StateDB.open(tmp_path / "state.db")
+    before = api.counters()["requests"]
+    actions = [m.Download(remote_file(File.model_validate(f), "Alice"), None) for f in uploaded]
+    try:
+        outcomes = asyncio.run(_run_all(server, token, root, db, actions))
+        base = db.load_base()
+    finally:
+        db.close()
+    assert isinstance(outcomes[7], NotFound)
+    assert [o for i, o in enumerate(outcomes) if i != 7] == [None] * 150
+    del contents[uploaded[7]["name"]]
+    on_disk = {p.name: p.read_bytes() for p in (root / "Alice").iterdir()}
+    assert on_disk == contents  # no temp file left, nothing else
+    for file in uploaded:
+        if file["name"] in contents:
+            assert (root / "Alice" / file["name"]).stat().st_mtime_ns == file["mtime_ns"]
+            assert base.files[m.RelPath("Alice", file["name"])].sha256 == file["sha256"]
+    requests = api.counters()["requests"]
+    batch_reads = requests.get("batch_read", 0) - before.get("batch_read", 0)
+    singles = requests.get("file_content", 0) - before.get("file_content", 0)
+    assert 3 <= batch_reads <= 6, requests  # 150 files in groups of up to 64
+    assert singles <= 2, requests  # the video, and at most a lone straggler
+
+
+def _local(root: Path, name: str, data: bytes) -> m.LocalFile:
+    path = root / "Alice" / name
+    path.write_bytes(data)
+    st = path.stat()
+    return m.LocalFile(
+        m.RelPath("Alice", name),
+        len(data),
+        st.st_mtime_ns,
+        st.st_ino,
+        hashlib.sha256(data).hexdigest(),
+    )
+
+
+def test_small_uploads_go_many_per_request(server: ServerProcess, tmp_path: Path) -> None:
+    token = server.add_user("alice")
+    api = Api(server.url, token)
+    folder = api.create_folder("Alice")
+    root = tmp_path / "root"
+    (root / "Alice").mkdir(parents=True)
+    contents = {f"{i:03}.jpg": os.urandom(50 + 113 * i) for i in range(100)}
+    contents["video.mp4"] = os.urandom(SMALL * 2)
+    locals_ = {name: _local(root, name, data) for name, data in contents.items()}
+    # After the scan: one file rewritten in place (same size and mtime, other bytes: only the
+    # server's digest check can tell), one cut short.
+    changed, shrunk = "010.jpg", "020.jpg"
+    (root / "Alice" / changed).write_bytes(os.urandom(len(contents[changed])))
+    os.utime(root / "Alice" / changed, ns=(locals_[changed].mtime_ns,) * 2)
+    with (root / "Alice" / shrunk).open("r+b") as handle:
+        handle.truncate(10)
+    os.utime(root / "Alice" / shrunk, ns=(locals_[shrunk].mtime_ns,) * 2)
+    db = StateDB.open(tmp_path / "state.db")
+    before = api.counters()["requests"]
+    actions = [m.Upload(local, folder["id"], None) for local in locals_.values()]
+    try:
+        outcomes = asyncio.run(_run_all(server, token, root, db, actions))
+        base = db.load_base()
+    finally:
+        db.close()
+    by_name = dict(zip(locals_, outcomes, strict=True))
+    assert isinstance(by_name.pop(changed), DigestMismatch)
+    assert isinstance(by_name.pop(shrunk), StaleError)  # its stat no longer matches
+    assert set(by_name.values()) == {None}
+    stored = {f["name"]: api.download(f["id"]) for f in api.files(folder["id"])}
+    assert stored == {n: d for n, d in contents.items() if n not in (changed, shrunk)}
+    assert {p.name for p in base.files} == set(stored)
+    for f in api.files(folder["id"]):
+        assert f["mtime_ns"] == locals_[f["name"]].mtime_ns
+    requests = api.counters()["requests"]
+    batch_writes = requests.get("batch_write", 0) - before.get("batch_write", 0)
+    singles = requests.get("upload_file", 0) - before.get("upload_file", 0)
+    assert 2 <= batch_writes <= 5, requests
+    assert singles <= 2, requests
