@@ -4,11 +4,9 @@ file on its own (digest check, quota reservation, result); a malformed body stor
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -33,6 +31,7 @@ from syncd.protocol import (
     BatchWriteResult,
 )
 from syncd.server import files, uploads
+from syncd.server.blobs.spool import TempBlob
 from syncd.server.http import (
     auth,
     body_chunks,
@@ -43,7 +42,6 @@ from syncd.server.http import (
 )
 from syncd.server.quota import Reservation
 from syncd.server.state import Precondition, ServerState
-from syncd.server.storage import TempBlob
 
 log = get_logger(__name__)
 routes = web.RouteTableDef()
@@ -71,7 +69,7 @@ async def batch_read(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     sent: list[int] = []  # sizes of the files sent
     for group in _read_groups(ids, rows):
-        contents = await asyncio.to_thread(_read_blobs, state, [rows.get(i) for i in group])
+        contents = await _read_blobs(state, [rows.get(i) for i in group])
         frames = [_read_frame(i, rows.get(i), c) for i, c in zip(group, contents, strict=True)]
         sent += [header.size for header, _payload in frames if header.status == 200]
         await resp.write(
@@ -104,33 +102,37 @@ def _read_groups(ids: list[str], rows: dict[str, sqlite3.Row]) -> list[list[str]
     return groups
 
 
-def _read_blobs(state: ServerState, rows: list[sqlite3.Row | None]) -> list[bytes | OSError | None]:
-    """Worker thread: each row's blob, or the OSError reading it (None: no row)."""
-    out: list[bytes | OSError | None] = []
+async def _read_blobs(
+    state: ServerState, rows: list[sqlite3.Row | None]
+) -> list[bytes | OSError | ApiError | None]:
+    """Each row's blob, or the error reading it (None: no row); one failure is that file's."""
+    out: list[bytes | OSError | ApiError | None] = []
     for row in rows:
         if row is None:
             out.append(None)
             continue
         try:
-            out.append(_read_blob(state.blobs.path_for(row["sha256"]), int(row["size"])))
-        except OSError as exc:
+            out.append(await _read_blob(state, row["sha256"], int(row["size"])))
+        except (OSError, ApiError) as exc:
             out.append(exc)
     return out
 
 
-def _read_blob(path: Path, size: int) -> bytes:
-    with path.open("rb") as handle:
-        data = handle.read(size + 1)
+async def _read_blob(state: ServerState, sha256: str, size: int) -> bytes:
+    async with state.blobs.read(sha256, 0, size) as chunks:
+        data = b"".join([chunk async for chunk in chunks])
     if len(data) != size:
         raise OSError(f"blob of {len(data)} bytes, recorded as {size}")
     return data
 
 
 def _read_frame(
-    file_id: str, row: sqlite3.Row | None, content: bytes | OSError | None
+    file_id: str, row: sqlite3.Row | None, content: bytes | OSError | ApiError | None
 ) -> tuple[BatchReadHeader, bytes]:
     if row is None or isinstance(content, FileNotFoundError):  # replaced meanwhile: gone too
         error: ApiError = NotFound("no such file", file_id=file_id)
+    elif isinstance(content, ApiError):  # the blob store is unreachable (503)
+        error = content
     elif isinstance(content, OSError) or content is None:
         log.error("blob_unreadable", file_id=file_id, error=str(content))
         error = ServerError("the stored content cannot be read; see the server log")
@@ -161,7 +163,7 @@ async def batch_write(request: web.Request) -> web.Response:
     state = state_of(request)
     content_length(request, MAX_BODY_BYTES)
     items = await _receive_all(state, user["id"], request)
-    results = [_commit(state, user["id"], item) for item in items]
+    results = [await _commit(state, user["id"], item) for item in items]
     stored = [r for r in results if r.file is not None]
     log.info(
         "batch_write_stored",
@@ -244,13 +246,13 @@ async def _once(payload: bytes) -> AsyncIterator[bytes]:
     yield payload
 
 
-def _commit(
+async def _commit(
     state: ServerState, user_id: str, item: _Received | BatchWriteResult
 ) -> BatchWriteResult:
     if isinstance(item, BatchWriteResult):
         return item
     try:
-        file, created = files.commit_blob(
+        file, created = await files.commit_blob(
             state,
             user_id,
             item.header.folder_id,
@@ -259,11 +261,12 @@ def _commit(
             pre=item.pre,
             mtime_ns=item.header.mtime_ns,
             source="upload",
+            reservation=item.reservation,  # released as the row commits
         )
     except ApiError as error:
         return _failed(item.index, item.header.name, error)
     finally:
-        state.quotas.release(item.reservation)
+        state.quotas.release(item.reservation)  # idempotent: a failure released nothing yet
     state.count(user_id, "uploads")
     state.count(user_id, "upload_bytes", file.size)
     # Info, as for a PUT: the server's record of every stored upload.
