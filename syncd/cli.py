@@ -57,6 +57,12 @@ COMMANDS = {
         "List the folders on the server (name, kind, files, bytes), or the files of FOLDER "
         "(name, size, modified).",
     ),
+    "find": (
+        "syncd.client_commands:find",
+        "Find folders and files on the server by participant name, phone, file name or the "
+        "caption the sender wrote: every word must match (case and accents ignored), best "
+        "first.",
+    ),
     "link": (
         "syncd.client_commands:link",
         "Print a signed share URL for a file of the local mirror; anyone with the URL can "

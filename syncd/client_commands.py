@@ -1,4 +1,4 @@
-"""Client commands: `usage`, `ls`, `link`, `trash`, `restore PATH` ask the library server
+"""Client commands: `usage`, `ls`, `find`, `link`, `trash`, `restore PATH` ask the library server
 directly (no daemon needed); `approve` and `restore` without a path talk to the running daemon
 over its status socket. Exit codes: 0 ok, 1 refused, 3 no daemon, 5 token rejected, 6 unreachable,
 78 config."""
@@ -67,6 +67,10 @@ def _file_dict(f: File, folder: str | None = None) -> dict[str, Any]:
     out["modified_at"] = f.modified_at
     if folder is not None:
         out["folder"] = folder
+    if f.caption is not None:
+        out["caption"] = f.caption
+    if f.original_name is not None:
+        out["original_name"] = f.original_name
     return out
 
 
@@ -195,6 +199,38 @@ def ls(folder: str | None, config_path: Path | None, as_json: bool) -> None:
         _echo_json({"folder": _folder_dict(found), "files": rows})
     else:
         click.echo(client_render.files_plain(rows))
+
+
+# ---------------------------------------------------------------- find
+
+
+@click.command("find")
+@click.argument("query")
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100))
+def find(query: str, config_path: Path | None, as_json: bool, limit: int) -> None:
+    """Find folders and files on the server by participant name, phone, file name or the
+    caption the sender wrote: every word must match (case and accents ignored), best first.
+
+    \b
+    Example:
+      syncd find "price list"
+      syncd find 5550123 --json
+    """
+    from syncd import client_render
+
+    settings = command_settings(config_path)
+    page = _server(settings, lambda api: api.search(query, limit=limit))
+    hits = [
+        {"type": hit.type, "folder": _folder_dict(hit.folder)}
+        | ({"file": _file_dict(hit.file, hit.folder.name)} if hit.file is not None else {})
+        for hit in page.hits
+    ]
+    if as_json:
+        _echo_json({"query": query, "hits": hits, "more": page.next_offset is not None})
+        return
+    click.echo(client_render.hits_plain(hits, more=page.next_offset is not None))
 
 
 # ---------------------------------------------------------------- link

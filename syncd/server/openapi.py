@@ -10,7 +10,15 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from syncd import __version__
-from syncd.protocol import Account, ChangesPage, File, FilesPage, Folder, TrashItem
+from syncd.protocol import (
+    Account,
+    ChangesPage,
+    File,
+    FilesPage,
+    Folder,
+    SearchPage,
+    TrashItem,
+)
 from syncd.server.ingest.openapi_paths import ingest_paths
 from syncd.server.openapi_parts import HEADERS
 from syncd.server.openapi_paths import (
@@ -21,7 +29,15 @@ from syncd.server.openapi_paths import (
     trash_paths,
 )
 
-_MODELS: list[type[BaseModel]] = [Account, Folder, File, FilesPage, ChangesPage, TrashItem]
+_MODELS: list[type[BaseModel]] = [
+    Account,
+    Folder,
+    File,
+    FilesPage,
+    ChangesPage,
+    TrashItem,
+    SearchPage,
+]
 DESCRIPTION = (
     'Every error is `{"error": {"code", "message", ...details}}`. Answers of the '
     "connection itself, on any path: 400 for malformed HTTP framing; 408 `request_timeout` "

@@ -32,6 +32,7 @@ from syncd.protocol import (
     File,
     FilesPage,
     Folder,
+    SearchPage,
     ShareLink,
     TrashItem,
     etag_for_rev,
@@ -319,6 +320,10 @@ class ApiClient:
             if page.next_after is None:
                 return files
             after = page.next_after
+
+    async def search(self, query: str, *, limit: int = 20, offset: int = 0) -> SearchPage:
+        params = {"q": query, "limit": str(limit), "offset": str(offset)}
+        return _parse(SearchPage, await self._json("GET", "/v1/search", params=params))
 
     async def trash(self) -> list[TrashItem]:
         data = await self._json("GET", "/v1/trash")

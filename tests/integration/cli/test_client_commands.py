@@ -1,4 +1,4 @@
-"""`syncd usage|ls|link|trash|restore|approve` as subprocesses against a real server."""
+"""`syncd usage|ls|find|link|trash|restore|approve` as subprocesses against a real server."""
 
 from __future__ import annotations
 
@@ -69,6 +69,24 @@ def test_ls_folders_and_files(cli: CliEnv) -> None:
     assert "brief.pdf" in listing.out and "4.9 KiB" in listing.out
     missing = cli.run("ls", "Nobody")
     assert missing.code == 1 and "no folder named 'Nobody'" in missing.err
+
+
+def test_find_plain_and_json(cli: CliEnv) -> None:
+    _library(cli)
+    done = cli.run("find", "img 03", "--json")
+    assert done.code == 0, done.err
+    data = json.loads(done.out)
+    assert [(h["type"], h["folder"]["name"], h["file"]["name"]) for h in data["hits"]] == [
+        ("file", "Alice Martin", "IMG-03.jpg")
+    ]
+    plain = cli.run("find", "alice", "--limit", "3")
+    lines = plain.out.splitlines()
+    assert plain.code == 0 and lines[0].split() == ["FOUND", "SIZE", "CAPTION"]
+    assert lines[1].startswith("Alice Martin/ ") and "12 files" in lines[1]
+    assert len(lines) == 5 and "more found" in lines[4]
+    assert "nothing found" in cli.run("find", "zebra").out
+    refused = cli.run("find", "x" * 201)
+    assert refused.code == 1 and "1 to 200 characters" in refused.err
 
 
 def test_link_serves_bytes_without_auth(cli: CliEnv) -> None:
