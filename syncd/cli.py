@@ -63,6 +63,15 @@ COMMANDS = {
         "caption the sender wrote: every word must match (case and accents ignored), best "
         "first.",
     ),
+    "send": (
+        "syncd.send_commands:send",
+        "Send the library file PATH (FOLDER/NAME) to a WhatsApp contact through your gateway "
+        "(WAHA, Cloud API or Evolution API); the server retries while the gateway is down.",
+    ),
+    "sent": (
+        "syncd.send_commands:sent",
+        "List files sent to contacts, newest first: sent, still being retried, or failed (why).",
+    ),
     "link": (
         "syncd.client_commands:link",
         "Print a signed share URL for a file of the local mirror; anyone with the URL can "

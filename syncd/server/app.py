@@ -17,6 +17,7 @@ from syncd.log import get_logger
 from syncd.server import feed, openapi, routes_changes, routes_files, routes_library, routes_test
 from syncd.server.http import STATE_KEY, USER_ID_KEY, error_response, http_exception_response
 from syncd.server.ingest.routes import setup_ingest
+from syncd.server.outbound.routes import setup_outbound
 from syncd.server.routes_trash import setup_trash
 from syncd.server.state import (
     DEFAULT_FEED_KEEP,
@@ -108,6 +109,7 @@ def create_app(state: ServerState) -> web.Application:
         app.add_routes(routes_test.routes)
     app.router.add_get("/v1/openapi.json", openapi.handler, name="openapi")
     setup_ingest(app)  # webhooks, ingest events, share links, fetch queue
+    setup_outbound(app)  # send files to contacts through a hook, and the send queue
     setup_trash(app, state.test_hooks)  # undo window: trash routes and the expiry purge
     app.cleanup_ctx.append(_compaction)
     app.on_shutdown.append(_on_shutdown)

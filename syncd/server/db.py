@@ -288,6 +288,29 @@ MIGRATIONS: list[str] = [
                f.name || ' ' || COALESCE(f.display_name, ''), ltrim(f.phone, '+')
         FROM files fi JOIN folders f ON f.id = fi.folder_id;
     """,
+    # v6 (send): files sent to a contact through a gateway hook; the persistent send queue
+    # (queued -> sending -> sent | failed, retried with backoff) and its record (GET /v1/sent).
+    """
+    CREATE TABLE sent (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        file_id TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        hook_id TEXT NOT NULL,
+        to_phone TEXT NOT NULL,
+        caption TEXT,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_ns INTEGER NOT NULL,
+        gateway_status INTEGER,
+        gateway_message_id TEXT,
+        error TEXT,
+        created_ns INTEGER NOT NULL,
+        updated_ns INTEGER NOT NULL
+    );
+    CREATE INDEX sent_user ON sent(user_id, created_ns);
+    CREATE INDEX sent_due ON sent(state, next_ns);
+    """,
 ]
 
 

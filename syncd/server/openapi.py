@@ -28,6 +28,7 @@ from syncd.server.openapi_paths import (
     folder_paths,
     trash_paths,
 )
+from syncd.server.outbound.openapi_paths import send_paths
 
 _MODELS: list[type[BaseModel]] = [
     Account,
@@ -77,6 +78,7 @@ def document() -> dict[str, Any]:
         **feed_paths(),
         **trash_paths(),
         **ingest_paths(),
+        **send_paths(),
     }
     return {
         "openapi": "3.1.0",

@@ -58,6 +58,9 @@ def _caps(values: tuple[str, ...]) -> dict[str, int]:
     help="Evolution API: also require Authorization: Bearer <HS256 JWT> signed with this key.",
 )
 @click.option("--hmac-key", envvar="SYNCD_HOOK_HMAC_KEY", help="WAHA webhook HMAC key.")
+@click.option("--session", help="WAHA: the session files are sent from (default: default).")
+@click.option("--phone-number-id", help="Cloud API: the business number files are sent from.")
+@click.option("--instance", help="Evolution API: the instance files are sent from.")
 @click.option("--insecure-no-hmac", is_flag=True, help="Accept unsigned WAHA webhooks.")
 @click.option("--graph-url", help="Cloud API Graph base, e.g. https://graph.facebook.com/v21.0")
 @click.option("--access-token", envvar="SYNCD_HOOK_ACCESS_TOKEN", help="Cloud API token.")
@@ -79,6 +82,9 @@ def add_hook(
     api_key: str | None,
     jwt_key: str | None,
     hmac_key: str | None,
+    session: str | None,
+    phone_number_id: str | None,
+    instance: str | None,
     insecure_no_hmac: bool,
     graph_url: str | None,
     access_token: str | None,
@@ -104,6 +110,9 @@ def add_hook(
         api_key=api_key,
         jwt_key=jwt_key,
         hmac_key=hmac_key,
+        session=session,
+        phone_number_id=phone_number_id,
+        instance=instance,
         insecure_no_hmac=insecure_no_hmac,
         graph_url=graph_url,
         access_token=access_token,

@@ -35,6 +35,9 @@ class HookConfig(BaseModel):
     gateway_url: str | None = None  # waha, evolution
     api_key: str | None = None  # waha, evolution
     jwt_key: str | None = None  # evolution: verify `Authorization: Bearer <HS256 JWT>`
+    session: str | None = None  # waha: the session files are sent from ("default")
+    phone_number_id: str | None = None  # cloudapi: the business number files are sent from
+    instance: str | None = None  # evolution: the instance files are sent from
     hmac_key: str | None = None  # waha
     insecure_no_hmac: bool = False  # waha: explicit opt-out of signatures
     graph_url: str | None = None  # cloudapi
@@ -68,10 +71,12 @@ class Hook(BaseModel):
         }
         if self.type == "waha":
             info |= {"gateway_url": c.gateway_url, "signed": not c.insecure_no_hmac}
+            info |= {"session": c.session or "default"}
         elif self.type == "evolution":
             info |= {"gateway_url": c.gateway_url, "jwt": c.jwt_key is not None}
-            info |= {"media_hosts": c.media_hosts}
+            info |= {"media_hosts": c.media_hosts, "instance": c.instance}
         else:
+            info |= {"phone_number_id": c.phone_number_id}
             info |= {"graph_url": c.graph_url, "media_hosts": c.media_hosts}
         return info
 
