@@ -57,6 +57,21 @@ COMMANDS = {
         "List the folders on the server (name, kind, files, bytes), or the files of FOLDER "
         "(name, size, modified).",
     ),
+    "find": (
+        "syncd.client_commands:find",
+        "Find folders and files on the server by participant name, phone, file name or the "
+        "caption the sender wrote: every word must match (case and accents ignored), best "
+        "first.",
+    ),
+    "send": (
+        "syncd.send_commands:send",
+        "Send the library file PATH (FOLDER/NAME) to a WhatsApp contact through your gateway "
+        "(WAHA, Cloud API or Evolution API); the server retries while the gateway is down.",
+    ),
+    "sent": (
+        "syncd.send_commands:sent",
+        "List files sent to contacts, newest first: sent, still being retried, or failed (why).",
+    ),
     "link": (
         "syncd.client_commands:link",
         "Print a signed share URL for a file of the local mirror; anyone with the URL can "

@@ -1,4 +1,4 @@
-"""Client commands: `usage`, `ls`, `link`, `trash`, `restore PATH` ask the library server
+"""Client commands: `usage`, `ls`, `find`, `link`, `trash`, `restore PATH` ask the library server
 directly (no daemon needed); `approve` and `restore` without a path talk to the running daemon
 over its status socket. Exit codes: 0 ok, 1 refused, 3 no daemon, 5 token rejected, 6 unreachable,
 78 config."""
@@ -43,12 +43,12 @@ CONFIG_OPTION = click.option(
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
-def _server(settings: Settings, work: Callable[[ApiClient], Awaitable[T]]) -> T:
+def on_server(settings: Settings, work: Callable[[ApiClient], Awaitable[T]]) -> T:
     """Run `work` against the configured server (exit codes: see syncd.ask)."""
     return ask_server(settings.server.url, resolve_token(settings), work)
 
 
-def _echo_json(data: Any) -> None:
+def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
@@ -67,6 +67,10 @@ def _file_dict(f: File, folder: str | None = None) -> dict[str, Any]:
     out["modified_at"] = f.modified_at
     if folder is not None:
         out["folder"] = folder
+    if f.caption is not None:
+        out["caption"] = f.caption
+    if f.original_name is not None:
+        out["original_name"] = f.original_name
     return out
 
 
@@ -142,9 +146,9 @@ def usage(config_path: Path | None, as_json: bool) -> None:
       syncd usage --config ~/.config/syncd/config.toml
       syncd usage --json | jq .largest
     """
-    data = _server(command_settings(config_path), _usage)
+    data = on_server(command_settings(config_path), _usage)
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     from syncd import client_render
 
@@ -183,24 +187,56 @@ def ls(folder: str | None, config_path: Path | None, as_json: bool) -> None:
 
     settings = command_settings(config_path)
     if folder is None:
-        folders = [_folder_dict(f) for f in _server(settings, lambda api: api.folders())]
+        folders = [_folder_dict(f) for f in on_server(settings, lambda api: api.folders())]
         if as_json:
-            _echo_json({"folders": folders})
+            echo_json({"folders": folders})
         else:
             click.echo(client_render.folders_plain(folders))
         return
-    found, files = _server(settings, lambda api: _folder_files(api, folder))
+    found, files = on_server(settings, lambda api: _folder_files(api, folder))
     rows = [_file_dict(f) for f in sorted(files, key=lambda f: name_key(f.name))]
     if as_json:
-        _echo_json({"folder": _folder_dict(found), "files": rows})
+        echo_json({"folder": _folder_dict(found), "files": rows})
     else:
         click.echo(client_render.files_plain(rows))
+
+
+# ---------------------------------------------------------------- find
+
+
+@click.command("find")
+@click.argument("query")
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100))
+def find(query: str, config_path: Path | None, as_json: bool, limit: int) -> None:
+    """Find folders and files on the server by participant name, phone, file name or the
+    caption the sender wrote: every word must match (case and accents ignored), best first.
+
+    \b
+    Example:
+      syncd find "price list"
+      syncd find 5550123 --json
+    """
+    from syncd import client_render
+
+    settings = command_settings(config_path)
+    page = on_server(settings, lambda api: api.search(query, limit=limit))
+    hits = [
+        {"type": hit.type, "folder": _folder_dict(hit.folder)}
+        | ({"file": _file_dict(hit.file, hit.folder.name)} if hit.file is not None else {})
+        for hit in page.hits
+    ]
+    if as_json:
+        echo_json({"query": query, "hits": hits, "more": page.next_offset is not None})
+        return
+    click.echo(client_render.hits_plain(hits, more=page.next_offset is not None))
 
 
 # ---------------------------------------------------------------- link
 
 
-async def _file_by_path(api: ApiClient, folder_name: str, name: str) -> File:
+async def file_by_path(api: ApiClient, folder_name: str, name: str) -> File:
     folder, files = await _folder_files(api, folder_name)
     key = name_key(name)
     found = next((f for f in files if name_key(f.name) == key), None)
@@ -226,10 +262,10 @@ def link(path: str, config_path: Path | None, expires: str) -> None:
     expires_in_s = parse_duration_s(expires)
 
     async def work(api: ApiClient) -> tuple[File, ShareLink]:
-        file = await _file_by_path(api, folder_name, name)
+        file = await file_by_path(api, folder_name, name)
         return file, await api.create_link(file.id, expires_in_s)
 
-    file, share = _server(settings, work)
+    file, share = on_server(settings, work)
     click.echo(f"{folder_name}/{file.name}: expires {share.expires_at}")
     click.echo(share.url)
 
@@ -249,10 +285,10 @@ def trash(config_path: Path | None, as_json: bool) -> None:
       syncd trash
       syncd trash --json | jq '.items[].name'
     """
-    items = _server(command_settings(config_path), lambda api: api.trash())
+    items = on_server(command_settings(config_path), lambda api: api.trash())
     rows = [i.model_dump(mode="json") for i in items]
     if as_json:
-        _echo_json({"items": rows})
+        echo_json({"items": rows})
         return
     from syncd import client_render
 
@@ -310,7 +346,7 @@ def restore(path: str | None, config_path: Path | None) -> None:
         return
     settings = command_settings(config_path)
     folder_name, name = library_path(settings, path)
-    old_name, file = _server(settings, lambda api: _restore_path(api, folder_name, name))
+    old_name, file = on_server(settings, lambda api: _restore_path(api, folder_name, name))
     renamed = f" as {file.name!r} (the name was taken)" if file.name != old_name else ""
     click.echo(f"restored {folder_name}/{old_name}{renamed}; the daemon downloads it")
 

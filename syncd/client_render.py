@@ -100,9 +100,35 @@ def folders_plain(folders: list[dict[str, Any]]) -> str:
 
 
 def files_plain(files: list[dict[str, Any]]) -> str:
-    rows = [["NAME", "SIZE", "MODIFIED"]]
-    rows += [[f["name"], human_bytes(f["size"]), f["modified_at"][:19] + "Z"] for f in files]
+    captioned = any("caption" in f for f in files)
+    rows = [["NAME", "SIZE", "MODIFIED"] + (["CAPTION"] if captioned else [])]
+    for f in files:
+        row = [f["name"], human_bytes(f["size"]), f["modified_at"][:19] + "Z"]
+        rows.append(row + ([_one_line(f.get("caption", ""))] if captioned else []))
     return "\n".join(_columns(rows, {1}))
+
+
+def _one_line(text: str, max_chars: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= max_chars else flat[: max_chars - 1] + "…"
+
+
+def hits_plain(hits: list[dict[str, Any]], *, more: bool) -> str:
+    """`syncd find`: one line per hit, folders as `NAME/` with their file count."""
+    if not hits:
+        return "nothing found"
+    rows = [["FOUND", "SIZE", "CAPTION"]]
+    for hit in hits:
+        folder, file = hit["folder"], hit.get("file")
+        if file is None:
+            rows.append([f"{folder['name']}/", plural(folder["file_count"], "file"), ""])
+        else:
+            path = f"{folder['name']}/{file['name']}"
+            rows.append([path, human_bytes(file["size"]), _one_line(file.get("caption", ""))])
+    lines = _columns(rows, {1})
+    if more:
+        lines.append("(more found: narrow the search or use --limit)")
+    return "\n".join(lines)
 
 
 def trash_plain(items: list[dict[str, Any]]) -> str:

@@ -22,6 +22,7 @@ class Item:
     sample: str  # file in syncd/demo_media
     mime: str
     filename: str | None = None  # the name the sender gave (documents); None: the server names it
+    caption: str = ""  # what the sender wrote with it: `syncd find` finds it
 
     @property
     def what(self) -> str:
@@ -33,17 +34,24 @@ ALICE = ("+4915112345678", "Alice Martin")
 BRUNO = ("+5511912345678", "Bruno Costa")
 CHLOE = ("+33612345678", "Chloé Dubois")
 FIRST_ITEMS = [  # what the library holds after the first start
-    Item(*ALICE, "customer-photo.jpg", "image/jpeg"),
+    Item(*ALICE, "customer-photo.jpg", "image/jpeg", caption="The blue sofa, is it in stock?"),
     Item(*ALICE, "voice-note.wav", "audio/wav"),
-    Item(*BRUNO, "price-list.pdf", "application/pdf", "Price list.pdf"),
-    Item(*BRUNO, "receipt.png", "image/png"),
+    Item(*BRUNO, "price-list.pdf", "application/pdf", "Price list.pdf", "Preços de dezembro"),
+    Item(*BRUNO, "receipt.png", "image/png", caption="Recibo do pagamento"),
     Item(*CHLOE, "customer-photo.jpg", "image/jpeg"),
 ]
 INCOMING = [  # then, one by one, for as long as the demo runs
     Item("+4917655501234", "Dana Weber", "customer-photo.jpg", "image/jpeg"),
     Item(*ALICE, "receipt.png", "image/png"),
     Item(*BRUNO, "voice-note.wav", "audio/wav"),
-    Item("+447700900123", "Emma Clarke", "price-list.pdf", "application/pdf", "Order form.pdf"),
+    Item(
+        "+447700900123",
+        "Emma Clarke",
+        "price-list.pdf",
+        "application/pdf",
+        "Order form.pdf",
+        "Signed order form for the café",
+    ),
     Item(*CHLOE, "receipt.png", "image/png"),
     Item("+4917655501234", "Dana Weber", "voice-note.wav", "audio/wav"),
 ]
@@ -67,6 +75,7 @@ class Customers:
                 item.mime,
                 "DEMO" + secrets.token_hex(8).upper(),  # new each time: ids are de-duplicated
                 filename=item.filename,
+                caption=item.caption,
             )
         if status != 200:
             raise RuntimeError(f"the webhook answered {status}: {answer}")

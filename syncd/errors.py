@@ -101,6 +101,12 @@ class NameTaken(ApiError):
     status, code = 409, "name_taken"
 
 
+class HookNeeded(ApiError):
+    """A send the account's gateway hooks do not allow (none, several, one that cannot send)."""
+
+    status, code = 409, "hook_needed"
+
+
 class CursorExpired(ApiError):
     status, code = 410, "cursor_expired"
 
@@ -152,6 +158,7 @@ _BY_CODE: dict[str, type[ApiError]] = {
         DigestMismatch,
         Unauthorized,
         Forbidden,
+        HookNeeded,
         NotFound,
         MethodNotAllowed,
         RequestTimeout,

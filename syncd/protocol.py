@@ -76,6 +76,24 @@ class File(_Wire):
     modified_at: str  # RFC 3339 UTC
     mtime_ns: int
     rev: int
+    # From the message it came in (gateway ingest); None for uploads.
+    caption: str | None = None
+    original_name: str | None = None
+
+
+class SearchHit(_Wire):
+    """A folder (participant) or a file matching a search; `rank`: lower is better."""
+
+    type: Literal["folder", "file"]
+    rank: float
+    folder: Folder
+    file: File | None = None
+
+
+class SearchPage(_Wire):
+    query: str
+    hits: list[SearchHit]
+    next_offset: int | None
 
 
 class Change(_Wire):

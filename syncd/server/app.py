@@ -25,6 +25,7 @@ from syncd.server import (
 )
 from syncd.server.http import STATE_KEY, USER_ID_KEY, error_response, http_exception_response
 from syncd.server.ingest.routes import setup_ingest
+from syncd.server.outbound.routes import setup_outbound
 from syncd.server.routes_trash import setup_trash
 from syncd.server.state import (
     DEFAULT_FEED_KEEP,
@@ -135,6 +136,7 @@ def create_app(state: ServerState) -> web.Application:
         app.add_routes(routes_test.routes)
     app.router.add_get("/v1/openapi.json", openapi.handler, name="openapi")
     setup_ingest(app)  # webhooks, ingest events, share links, fetch queue
+    setup_outbound(app)  # send files to contacts through a hook, and the send queue
     setup_trash(app, state.test_hooks)  # undo window: trash routes and the expiry purge
     app.cleanup_ctx.append(_compaction)
     app.cleanup_ctx.append(_blob_sweep)

@@ -187,6 +187,130 @@ MIGRATIONS: list[str] = [
             SET files = files + 1, bytes = bytes + excluded.bytes;
     END;
     """,
+    # v5 (find): each file keeps the caption and original file name of the message it came
+    # in (copied from its ingest job when the job finishes, again when restored from the
+    # trash); `search_docs` holds one searchable document per folder and per file, kept by
+    # triggers whatever code path writes, and `search` is its FTS5 index (case- and
+    # accent-insensitive words; phones as digits, also matched as substrings by the query).
+    """
+    ALTER TABLE files ADD COLUMN caption TEXT;
+    ALTER TABLE files ADD COLUMN original_name TEXT;
+    CREATE TABLE search_docs (
+        id INTEGER PRIMARY KEY,
+        obj_id TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        name TEXT NOT NULL,
+        original_name TEXT,
+        caption TEXT,
+        folder TEXT,
+        phone TEXT
+    );
+    CREATE INDEX search_docs_user ON search_docs(user_id, type);
+    CREATE VIRTUAL TABLE search USING fts5(
+        name, original_name, caption, folder, phone,
+        content='search_docs', content_rowid='id',
+        tokenize="unicode61 remove_diacritics 2"
+    );
+    CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN
+        INSERT INTO search (rowid, name, original_name, caption, folder, phone)
+            VALUES (NEW.id, NEW.name, NEW.original_name, NEW.caption, NEW.folder, NEW.phone);
+    END;
+    CREATE TRIGGER search_docs_ad AFTER DELETE ON search_docs BEGIN
+        INSERT INTO search (search, rowid, name, original_name, caption, folder, phone)
+            VALUES ('delete', OLD.id, OLD.name, OLD.original_name, OLD.caption, OLD.folder,
+                    OLD.phone);
+    END;
+    CREATE TRIGGER search_docs_au AFTER UPDATE ON search_docs BEGIN
+        INSERT INTO search (search, rowid, name, original_name, caption, folder, phone)
+            VALUES ('delete', OLD.id, OLD.name, OLD.original_name, OLD.caption, OLD.folder,
+                    OLD.phone);
+        INSERT INTO search (rowid, name, original_name, caption, folder, phone)
+            VALUES (NEW.id, NEW.name, NEW.original_name, NEW.caption, NEW.folder, NEW.phone);
+    END;
+    CREATE TRIGGER search_folder_insert AFTER INSERT ON folders BEGIN
+        INSERT INTO search_docs (obj_id, user_id, type, name, folder, phone)
+            VALUES (NEW.id, NEW.user_id, 'folder', NEW.name, NEW.display_name,
+                    ltrim(NEW.phone, '+'));
+    END;
+    CREATE TRIGGER search_folder_delete AFTER DELETE ON folders BEGIN
+        DELETE FROM search_docs WHERE obj_id = OLD.id;
+    END;
+    CREATE TRIGGER search_folder_update AFTER UPDATE OF name, display_name, phone ON folders
+    BEGIN
+        UPDATE search_docs SET name = NEW.name, folder = NEW.display_name,
+            phone = ltrim(NEW.phone, '+') WHERE obj_id = NEW.id;
+        UPDATE search_docs SET folder = NEW.name || ' ' || COALESCE(NEW.display_name, ''),
+            phone = ltrim(NEW.phone, '+')
+            WHERE obj_id IN (SELECT id FROM files WHERE folder_id = NEW.id);
+    END;
+    CREATE TRIGGER search_file_insert AFTER INSERT ON files BEGIN
+        INSERT INTO search_docs (obj_id, user_id, type, name, original_name, caption, folder,
+                                 phone)
+            SELECT NEW.id, NEW.user_id, 'file', NEW.name, NEW.original_name, NEW.caption,
+                   f.name || ' ' || COALESCE(f.display_name, ''), ltrim(f.phone, '+')
+            FROM folders f WHERE f.id = NEW.folder_id;
+        UPDATE files SET
+            caption = (SELECT json_extract(job, '$.caption') FROM ingest_jobs
+                       WHERE file_id = NEW.id),
+            original_name = (SELECT json_extract(job, '$.filename') FROM ingest_jobs
+                             WHERE file_id = NEW.id)
+            WHERE id = NEW.id AND NEW.caption IS NULL AND NEW.original_name IS NULL
+            AND EXISTS (SELECT 1 FROM ingest_jobs WHERE file_id = NEW.id);
+    END;
+    CREATE TRIGGER search_file_delete AFTER DELETE ON files BEGIN
+        DELETE FROM search_docs WHERE obj_id = OLD.id;
+    END;
+    CREATE TRIGGER search_file_update
+        AFTER UPDATE OF name, folder_id, caption, original_name ON files BEGIN
+        UPDATE search_docs SET name = NEW.name, original_name = NEW.original_name,
+            caption = NEW.caption,
+            folder = (SELECT f.name || ' ' || COALESCE(f.display_name, '') FROM folders f
+                      WHERE f.id = NEW.folder_id),
+            phone = (SELECT ltrim(f.phone, '+') FROM folders f WHERE f.id = NEW.folder_id)
+            WHERE obj_id = NEW.id;
+    END;
+    CREATE TRIGGER search_job_filed AFTER UPDATE OF file_id ON ingest_jobs
+        WHEN NEW.file_id IS NOT NULL BEGIN
+        UPDATE files SET caption = json_extract(NEW.job, '$.caption'),
+            original_name = json_extract(NEW.job, '$.filename')
+            WHERE id = NEW.file_id;
+    END;
+    UPDATE files SET
+        caption = (SELECT json_extract(j.job, '$.caption') FROM ingest_jobs j
+                   WHERE j.file_id = files.id),
+        original_name = (SELECT json_extract(j.job, '$.filename') FROM ingest_jobs j
+                         WHERE j.file_id = files.id);
+    INSERT INTO search_docs (obj_id, user_id, type, name, folder, phone)
+        SELECT id, user_id, 'folder', name, display_name, ltrim(phone, '+') FROM folders;
+    INSERT INTO search_docs (obj_id, user_id, type, name, original_name, caption, folder, phone)
+        SELECT fi.id, fi.user_id, 'file', fi.name, fi.original_name, fi.caption,
+               f.name || ' ' || COALESCE(f.display_name, ''), ltrim(f.phone, '+')
+        FROM files fi JOIN folders f ON f.id = fi.folder_id;
+    """,
+    # v6 (send): files sent to a contact through a gateway hook; the persistent send queue
+    # (queued -> sending -> sent | failed, retried with backoff) and its record (GET /v1/sent).
+    """
+    CREATE TABLE sent (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        file_id TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        hook_id TEXT NOT NULL,
+        to_phone TEXT NOT NULL,
+        caption TEXT,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_ns INTEGER NOT NULL,
+        gateway_status INTEGER,
+        gateway_message_id TEXT,
+        error TEXT,
+        created_ns INTEGER NOT NULL,
+        updated_ns INTEGER NOT NULL
+    );
+    CREATE INDEX sent_user ON sent(user_id, created_ns);
+    CREATE INDEX sent_due ON sent(state, next_ns);
+    """,
 ]
 
 

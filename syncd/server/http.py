@@ -184,6 +184,8 @@ def optional_str(body: dict[str, Any], key: str) -> str | None:
 
 
 def query_int(request: web.Request, key: str, default: int, lo: int, hi: int) -> int:
+    if len(request.query.getall(key, [])) > 1:
+        raise BadRequest(f"{key} must be given once")
     raw = request.query.get(key)
     if raw is None or raw == "":
         return default

@@ -20,6 +20,7 @@ from syncd.protocol import (
     File,
     FilesPage,
     Folder,
+    SearchPage,
     TrashItem,
 )
 from syncd.server.ingest.openapi_paths import ingest_paths
@@ -32,9 +33,10 @@ from syncd.server.openapi_paths import (
     folder_paths,
     trash_paths,
 )
+from syncd.server.outbound.openapi_paths import send_paths
 
 _MODELS: list[type[BaseModel]] = [
-    *(Account, Folder, File, FilesPage, ChangesPage, TrashItem),
+    *(Account, Folder, File, FilesPage, ChangesPage, TrashItem, SearchPage),
     *(BatchRead, BatchReadHeader, BatchWriteHeader, BatchWriteAnswer),
 ]
 DESCRIPTION = (
@@ -78,6 +80,7 @@ def document() -> dict[str, Any]:
         **feed_paths(),
         **trash_paths(),
         **ingest_paths(),
+        **send_paths(),
     }
     return {
         "openapi": "3.1.0",

@@ -19,7 +19,7 @@ ERROR_CODES: dict[int, str] = {
     403: "forbidden",
     404: "not_found",
     408: "request_timeout (no byte of the body for the body timeout; the connection closes)",
-    409: "name_taken",
+    409: "name_taken, hook_needed",
     410: "cursor_expired",
     411: "length_required",
     412: "rev_mismatch",

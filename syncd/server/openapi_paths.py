@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from syncd.frames import MAX_HEADER_BYTES, MEDIA_TYPE
 from syncd.protocol import BATCH_MAX_BYTES, BATCH_MAX_FILES, MAX_WAIT_S, MTIME_HEADER
-from syncd.server import feed, files
+from syncd.server import feed, files, search
 from syncd.server.openapi_parts import (
     IF_MATCH,
     INT64_MAX,
@@ -164,6 +164,29 @@ def folder_paths() -> dict[str, Obj]:
             )
         },
         "/v1/folders/{folder_id}/files/{name}": {"put": _upload()},
+        "/v1/search": {
+            "get": op(
+                "search",
+                "Folders and files whose participant name, phone, file name, original name "
+                "or caption match every word of `q` (case- and accent-insensitive, word "
+                "prefixes; 4+ digits also match inside phones), best first",
+                {"200": json_answer(ref("SearchPage"))},
+                400,
+                params=[
+                    {
+                        **param(
+                            "q",
+                            "query",
+                            {"type": "string", "minLength": 1, "maxLength": search.MAX_QUERY_CHARS},
+                            "the words to find",
+                        ),
+                        "required": True,
+                    },
+                    int_param("limit", 1, search.MAX_LIMIT, 20),
+                    int_param("offset", 0, search.MAX_OFFSET, 0, "the previous page's next_offset"),
+                ],
+            )
+        },
     }
 
 

@@ -54,6 +54,8 @@ def file_model(row: sqlite3.Row) -> File:
         modified_at=rfc3339(row["mtime_ns"]),
         mtime_ns=row["mtime_ns"],
         rev=row["rev"],
+        caption=row["caption"],
+        original_name=row["original_name"],
     )
 
 

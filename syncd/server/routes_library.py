@@ -1,4 +1,4 @@
-"""Routes for health, the account and folders (DESIGN §3)."""
+"""Routes for health, the account, folders and search (DESIGN §3)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from aiohttp import web
 
 from syncd import __version__
 from syncd.protocol import Account, Quota, User, etag_for_rev
-from syncd.server import folders
+from syncd.server import folders, search
 from syncd.server.http import (
     auth,
     json_body,
     model_response,
     precondition,
+    query_int,
     required_str,
     state_of,
 )
@@ -100,3 +101,12 @@ async def delete_folder(request: web.Request) -> web.Response:
         state_of(request), user["id"], request.match_info["folder_id"], precondition(request)
     )
     return web.Response(status=204)
+
+
+@routes.get("/v1/search", name="search")
+async def find(request: web.Request) -> web.Response:
+    user = auth(request)
+    limit = query_int(request, "limit", 20, 1, search.MAX_LIMIT)
+    offset = query_int(request, "offset", 0, 0, search.MAX_OFFSET)
+    text = request.query.get("q", "")
+    return model_response(search.search(state_of(request), user["id"], text, limit, offset))

@@ -35,6 +35,7 @@ from syncd.protocol import (
     File,
     FilesPage,
     Folder,
+    SearchPage,
     ShareLink,
     TrashItem,
     etag_for_rev,
@@ -356,6 +357,22 @@ class ApiClient:
             if page.next_after is None:
                 return files
             after = page.next_after
+
+    async def search(self, query: str, *, limit: int = 20, offset: int = 0) -> SearchPage:
+        params = {"q": query, "limit": str(limit), "offset": str(offset)}
+        return _parse(SearchPage, await self._json("GET", "/v1/search", params=params))
+
+    async def send_file(
+        self, file_id: str, to: str, caption: str | None, hook: str | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"to": to}
+        body |= {"caption": caption} if caption else {}
+        body |= {"hook": hook} if hook else {}
+        return dict(await self._json("POST", f"/v1/files/{file_id}/send", json=body))
+
+    async def sent(self, limit: int = 50) -> list[dict[str, Any]]:
+        data = await self._json("GET", "/v1/sent", params={"limit": str(limit)})
+        return list(data.get("items", []))
 
     async def trash(self) -> list[TrashItem]:
         data = await self._json("GET", "/v1/trash")

@@ -5,6 +5,7 @@ also come from the environment, to keep them out of shell history)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -44,10 +45,22 @@ def _caps(values: tuple[str, ...]) -> dict[str, int]:
 @click.command("add-hook")
 @click.argument("user")
 @_DATA
-@click.option("--type", "hook_type", type=click.Choice(["waha", "cloudapi"]), required=True)
-@click.option("--gateway-url", help="WAHA base URL; media is fetched only from under it.")
-@click.option("--api-key", envvar="SYNCD_HOOK_API_KEY", help="WAHA X-Api-Key.")
+@click.option(
+    "--type", "hook_type", type=click.Choice(["waha", "cloudapi", "evolution"]), required=True
+)
+@click.option("--gateway-url", help="WAHA / Evolution API base URL (media is asked from it).")
+@click.option(
+    "--api-key", envvar="SYNCD_HOOK_API_KEY", help="WAHA X-Api-Key / Evolution API apikey."
+)
+@click.option(
+    "--jwt-key",
+    envvar="SYNCD_HOOK_JWT_KEY",
+    help="Evolution API: also require Authorization: Bearer <HS256 JWT> signed with this key.",
+)
 @click.option("--hmac-key", envvar="SYNCD_HOOK_HMAC_KEY", help="WAHA webhook HMAC key.")
+@click.option("--session", help="WAHA: the session files are sent from (default: default).")
+@click.option("--phone-number-id", help="Cloud API: the business number files are sent from.")
+@click.option("--instance", help="Evolution API: the instance files are sent from.")
 @click.option("--insecure-no-hmac", is_flag=True, help="Accept unsigned WAHA webhooks.")
 @click.option("--graph-url", help="Cloud API Graph base, e.g. https://graph.facebook.com/v21.0")
 @click.option("--access-token", envvar="SYNCD_HOOK_ACCESS_TOKEN", help="Cloud API token.")
@@ -57,7 +70,8 @@ def _caps(values: tuple[str, ...]) -> dict[str, int]:
     "--media-host",
     "media_hosts",
     multiple=True,
-    help="Allowed Cloud API media host (repeatable; default lookaside.fbsbx.com).",
+    help="Allowed media host (repeatable): Cloud API (default lookaside.fbsbx.com), Evolution "
+    "API mediaUrl hosts (default none: media comes inline or from the gateway).",
 )
 @click.option("--cap", "caps", multiple=True, help="Size cap per kind, e.g. image=32MiB.")
 def add_hook(
@@ -66,7 +80,11 @@ def add_hook(
     hook_type: str,
     gateway_url: str | None,
     api_key: str | None,
+    jwt_key: str | None,
     hmac_key: str | None,
+    session: str | None,
+    phone_number_id: str | None,
+    instance: str | None,
     insecure_no_hmac: bool,
     graph_url: str | None,
     access_token: str | None,
@@ -84,11 +102,17 @@ def add_hook(
       syncd admin add-hook alice --data ./data --type cloudapi \\
           --graph-url https://graph.facebook.com/v21.0 --access-token T \\
           --app-secret S --verify-token V
+      syncd admin add-hook alice --data ./data --type evolution \\
+          --gateway-url http://evolution:8080 --api-key KEY [--jwt-key SECRET]
     """
     config = hooks.HookConfig(
         gateway_url=gateway_url,
         api_key=api_key,
+        jwt_key=jwt_key,
         hmac_key=hmac_key,
+        session=session,
+        phone_number_id=phone_number_id,
+        instance=instance,
         insecure_no_hmac=insecure_no_hmac,
         graph_url=graph_url,
         access_token=access_token,
@@ -100,12 +124,12 @@ def add_hook(
         config.media_hosts = list(media_hosts)
     db = _open(data_dir)
     try:
-        hook = hooks.add_hook(db, user, "waha" if hook_type == "waha" else "cloudapi", config)
+        hook = hooks.add_hook(db, user, cast(hooks.HookType, hook_type), config)
     except ApiError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
         db.close()
-    target = hook.config.gateway_url if hook.type == "waha" else hook.config.graph_url
+    target = hook.config.graph_url if hook.type == "cloudapi" else hook.config.gateway_url
     click.echo(f"created {hook.type} hook for {user} ({target}); point the webhook at:")
     if insecure_no_hmac and not hmac_key:
         click.echo("warning: unsigned webhooks accepted; anyone with the path can post", err=True)

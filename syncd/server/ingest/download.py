@@ -1,18 +1,24 @@
-"""One fetch attempt of a media job: WAHA (`X-Api-Key`, URL under the gateway) or Cloud API
+"""One fetch attempt of a media job: WAHA (`X-Api-Key`, URL under the gateway), Cloud API
 (direct URL, else re-resolve the media id via the Graph API; host on the allowlist; sha256
-verified), streamed into the sender's folder with the per-kind size cap enforced."""
+verified) or Evolution API (inline spool file, `mediaUrl` on the allowlist, else the
+gateway's getBase64FromMediaMessage), streamed into the sender's folder with the per-kind
+size cap enforced."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
-from syncd.server.ingest import cloudapi, participants, waha
+from syncd.server.ingest import cloudapi, evolution, participants, waha
 from syncd.server.ingest.hooks import Hook
 from syncd.server.ingest.model import MediaJob
 from syncd.server.ingest.naming import cap_kind, media_name
@@ -49,7 +55,57 @@ class Downloader:
         """Fetch and store the job's media; returns the new file id."""
         if job.provider == "waha":
             return await self._fetch_waha(job, user_id)
+        if job.provider == "evolution":
+            return await self._fetch_evolution(job, user_id)
         return await self._fetch_cloud(job, user_id)
+
+    async def _fetch_evolution(self, job: MediaJob, user_id: str) -> str:
+        config = self.hook.config
+        if job.inline_path:
+            path = Path(job.inline_path)
+            if not path.is_file():
+                raise Refused("the spooled inline media is gone (server crash or disk loss)")
+            self._check_cap(job, path.stat().st_size)
+            return await self._store_from(_read_file(path), job, user_id)
+        if job.url and cloudapi.host_allowed(job.url, config.media_hosts):
+            return await self._get_and_store(job.url, {}, job, user_id, "media host")
+        if job.url and not job.instance:
+            raise Refused("the mediaUrl host is not allowed (--media-host) and no instance")
+        data = await self._evolution_base64(job)
+        self._check_cap(job, len(data))
+        return await self._store_from(_one_chunk(data), job, user_id)
+
+    async def _evolution_base64(self, job: MediaJob) -> bytes:
+        """POST {gateway}/chat/getBase64FromMediaMessage/{instance} with the gateway's apikey;
+        the answer is read up to the cap (as base64) and no further."""
+        config = self.hook.config
+        instance = quote(job.instance or "", safe="")
+        url = f"{config.gateway_url}/chat/getBase64FromMediaMessage/{instance}"
+        body = {"message": {"key": {"id": job.message_id}}, "convertToMp4": False}
+        cap = config.cap_for(cap_kind(job.kind))
+        headers = {"apikey": config.api_key or ""}
+        try:
+            async with self.session.post(
+                url, json=body, headers=headers, allow_redirects=False
+            ) as resp:
+                if resp.status not in (200, 201):
+                    raise Retryable(f"the gateway answered {resp.status} for the media")
+                raw = bytearray()
+                async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
+                    raw += chunk
+                    if len(raw) > cap * 4 // 3 + (1 << 16):  # base64 + the JSON around it
+                        raise Refused(f"too_large: media above the cap of {human_bytes(cap)}")
+                answer = json.loads(raw)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            what = type(exc).__name__
+            raise Retryable(f"the gateway did not answer with the media: {what}") from exc
+        encoded = answer.get("base64") if isinstance(answer, dict) else None
+        if not isinstance(encoded, str) or not encoded:
+            raise Retryable("the gateway's answer has no base64 media")
+        try:
+            return evolution.decode_media(encoded)
+        except ValueError as exc:
+            raise Refused("the gateway's media is not valid base64") from exc
 
     async def _fetch_waha(self, job: MediaJob, user_id: str) -> str:
         config = self.hook.config
@@ -120,9 +176,12 @@ class Downloader:
             )
 
     async def _store(self, resp: aiohttp.ClientResponse, job: MediaJob, user_id: str) -> str:
+        return await self._store_from(resp.content.iter_chunked(CHUNK_BYTES), job, user_id)
+
+    async def _store_from(self, source: AsyncIterator[bytes], job: MediaJob, user_id: str) -> str:
         folder_id = participants.folder_for(self.state, user_id, job.sender)
         name = media_name(job.kind, job.mime, job.filename, job.timestamp_s or _now_s())
-        chunks = self._guarded(resp.content.iter_chunked(CHUNK_BYTES), job)
+        chunks = self._guarded(source, job)
         mtime_ns = job.timestamp_s * 1_000_000_000 if job.timestamp_s else None
         file = await store_incoming(self.state, user_id, folder_id, name, chunks, mtime_ns=mtime_ns)
         return file.id
@@ -150,6 +209,16 @@ def _digest_matches(expected_b64: str, digest: bytes) -> bool:
         return base64.b64decode(expected_b64) == digest
     except ValueError:
         return bytes.fromhex(expected_b64) == digest if len(expected_b64) == 64 else False
+
+
+async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _read_file(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := await asyncio.to_thread(handle.read, 1 << 20):
+            yield chunk
 
 
 def _now_s() -> int:

@@ -14,7 +14,7 @@ import aiohttp
 
 from syncd.log import get_logger
 from syncd.server.db import now_ns
-from syncd.server.ingest import events, hooks
+from syncd.server.ingest import events, hooks, spool
 from syncd.server.ingest.download import Downloader, Refused, Retryable
 from syncd.server.ingest.model import MediaJob, Outcome
 from syncd.server.state import ServerState
@@ -183,6 +183,7 @@ class IngestQueue:
                 " AND message_id=?",
                 (job_state, file_id, row["hook_id"], row["message_id"]),
             )
+        spool.discard(job)  # stored, or never will be: a redelivery spools it again
         events.record(
             self.state.db,
             row["user_id"],

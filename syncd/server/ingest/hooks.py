@@ -16,7 +16,7 @@ from syncd.errors import BadRequest, NotFound
 from syncd.server.db import Db, now_ns
 from syncd.server.users import user_by_name
 
-HookType = Literal["waha", "cloudapi"]
+HookType = Literal["waha", "cloudapi", "evolution"]
 MiB = 1 << 20
 # Per-kind caps of incoming media (a customer's phone allows up to 2 GB since 2022).
 DEFAULT_CAPS_BYTES: dict[str, int] = {
@@ -32,8 +32,12 @@ DEFAULT_MEDIA_HOSTS = ("lookaside.fbsbx.com",)
 class HookConfig(BaseModel):
     """Everything a hook needs; stored as JSON in `ingest_hooks.config`."""
 
-    gateway_url: str | None = None  # waha
-    api_key: str | None = None  # waha
+    gateway_url: str | None = None  # waha, evolution
+    api_key: str | None = None  # waha, evolution
+    jwt_key: str | None = None  # evolution: verify `Authorization: Bearer <HS256 JWT>`
+    session: str | None = None  # waha: the session files are sent from ("default")
+    phone_number_id: str | None = None  # cloudapi: the business number files are sent from
+    instance: str | None = None  # evolution: the instance files are sent from
     hmac_key: str | None = None  # waha
     insecure_no_hmac: bool = False  # waha: explicit opt-out of signatures
     graph_url: str | None = None  # cloudapi
@@ -67,7 +71,12 @@ class Hook(BaseModel):
         }
         if self.type == "waha":
             info |= {"gateway_url": c.gateway_url, "signed": not c.insecure_no_hmac}
+            info |= {"session": c.session or "default"}
+        elif self.type == "evolution":
+            info |= {"gateway_url": c.gateway_url, "jwt": c.jwt_key is not None}
+            info |= {"media_hosts": c.media_hosts, "instance": c.instance}
         else:
+            info |= {"phone_number_id": c.phone_number_id}
             info |= {"graph_url": c.graph_url, "media_hosts": c.media_hosts}
         return info
 
@@ -95,6 +104,15 @@ def validate(hook_type: HookType, config: HookConfig) -> HookConfig:
         if not config.hmac_key and not config.insecure_no_hmac:
             raise BadRequest("--hmac-key is required (or pass --insecure-no-hmac explicitly)")
         return config.model_copy(update={"gateway_url": gateway})
+    if hook_type == "evolution":
+        gateway = _http_url(config.gateway_url, "--gateway-url")
+        if not config.api_key:
+            raise BadRequest("--api-key is required for an Evolution API hook")
+        # Only hosts named with --media-host: never Meta's default for another gateway.
+        hosts = [h.strip().lower() for h in config.media_hosts if h.strip()]
+        if hosts == list(DEFAULT_MEDIA_HOSTS):
+            hosts = []
+        return config.model_copy(update={"gateway_url": gateway, "media_hosts": hosts})
     graph = _http_url(config.graph_url, "--graph-url")
     for option, value in (
         ("--access-token", config.access_token),

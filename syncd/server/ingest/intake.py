@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from syncd.log import get_logger
 from syncd.server.db import now_ns
-from syncd.server.ingest import events, hooks
+from syncd.server.ingest import events, hooks, spool
 from syncd.server.ingest.hooks import Hook
 from syncd.server.ingest.model import MediaJob, Note, Reading
 from syncd.server.state import ServerState
@@ -76,6 +76,7 @@ def _queue(state: ServerState, hook: Hook, job: MediaJob) -> bool:
             )
     if existing is None or existing["state"] == "failed":
         return True
+    spool.discard(job)
     events.record(
         state.db,
         hook.user_id,

@@ -35,7 +35,7 @@ class Sender(BaseModel):
 class MediaJob(BaseModel):
     """One media item to fetch and file; persisted as JSON in `ingest_jobs.job`."""
 
-    provider: Literal["waha", "cloudapi"]
+    provider: Literal["waha", "cloudapi", "evolution"]
     message_id: str  # dedupe key within the hook
     raw_id: str  # the id a revocation refers to
     sender: Sender
@@ -47,6 +47,8 @@ class MediaJob(BaseModel):
     url: str | None = None
     media_id: str | None = None  # Cloud API media id (re-resolved when the URL expired)
     sha256_b64: str | None = None  # Cloud API webhook digest of the bytes
+    instance: str | None = None  # Evolution API instance (to ask the gateway for the media)
+    inline_path: str | None = None  # Evolution API media sent inline: spooled, then stored
 
 
 @dataclass(frozen=True)

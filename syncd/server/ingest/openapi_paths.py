@@ -32,8 +32,9 @@ def _webhook_paths() -> dict[str, Obj]:
             "post": op(
                 "webhook",
                 "Gateway webhook (WAHA: X-Webhook-Hmac HMAC-SHA512; Cloud API: "
-                "X-Hub-Signature-256). Answers at once; media is fetched in the background. "
-                "Bodies up to 4 MiB",
+                "X-Hub-Signature-256; Evolution API: the body's apikey, and a Bearer HS256 JWT "
+                "when the hook has a JWT key). Answers at once; media is fetched in the "
+                "background. Bodies up to 4 MiB (Evolution API: 96 MiB, media may be inline)",
                 {"200": json_answer(accepted, "accepted: counts of queued/duplicate/ignored")},
                 401,
                 404,

@@ -4,7 +4,9 @@ these routes, the events and share-link routes and the fetch queue's start/stop.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 from aiohttp import web
@@ -15,14 +17,17 @@ from syncd.server import links
 from syncd.server.db import rfc3339
 from syncd.server.files import file_row
 from syncd.server.http import STATE_KEY, auth, read_body, state_of
-from syncd.server.ingest import cloudapi, events, hooks, intake, waha
+from syncd.server.ingest import cloudapi, events, evolution, hooks, intake, spool, waha
 from syncd.server.ingest.fetch import IngestQueue, IngestSettings
 from syncd.server.ingest.hooks import Hook
-from syncd.server.ingest.model import MediaJob
+from syncd.server.ingest.model import MediaJob, Reading
 
 log = get_logger(__name__)
 QUEUE_KEY = web.AppKey("syncd_ingest_queue", IngestQueue)
 MAX_WEBHOOK_BYTES = 4 << 20  # Meta: payloads up to 3 MB
+# Evolution API may send the media inside the webhook (base64: 4/3 of the bytes); larger
+# media needs the gateway's webhook `base64` off (then it is fetched from the gateway).
+MAX_INLINE_WEBHOOK_BYTES = 96 << 20
 routes = web.RouteTableDef()
 
 
@@ -44,31 +49,51 @@ def _check_signature(request: web.Request, hook: Hook, body: bytes) -> None:
             config.app_secret or "", body, request.headers.get("X-Hub-Signature-256")
         )
     if not ok:
-        events.record(
-            state_of(request).db,
-            hook.user_id,
-            "unauthorized",
-            hook_id=hook.id,
-            reason="missing or wrong webhook signature; nothing stored",
-        )
-        log.warning("webhook_signature_rejected", hook=hooks.short(hook.id))
-        raise Unauthorized("missing or wrong webhook signature")
+        _reject(request, hook, "missing or wrong webhook signature")
+
+
+def _reject(request: web.Request, hook: Hook, reason: str) -> None:
+    events.record(
+        state_of(request).db,
+        hook.user_id,
+        "unauthorized",
+        hook_id=hook.id,
+        reason=f"{reason}; nothing stored",
+    )
+    log.warning("webhook_signature_rejected", hook=hooks.short(hook.id), reason=reason)
+    raise Unauthorized(reason)
+
+
+async def _read_evolution(request: web.Request, hook: Hook, payload: dict[str, Any]) -> Reading:
+    config = hook.config
+    authorization = request.headers.get("Authorization")
+    now_s = int(time.time())
+    problem = evolution.auth_problem(
+        payload, config.api_key or "", config.jwt_key, authorization, now_s
+    )
+    if problem is not None:
+        _reject(request, hook, problem)
+    return await spool.spool_inline(state_of(request), hook, evolution.read(payload))
 
 
 @routes.post("/hooks/{hook_id}", name="webhook")
 async def webhook(request: web.Request) -> web.Response:
     """Verify, read, queue; answers at once (the fetch runs in the background queue)."""
     hook = _hook(request)
-    body = await read_body(request, MAX_WEBHOOK_BYTES)  # the exact bytes the gateway signed
-    _check_signature(request, hook, body)
+    inline = hook.type == "evolution"
+    body = await read_body(request, MAX_INLINE_WEBHOOK_BYTES if inline else MAX_WEBHOOK_BYTES)
+    if not inline:
+        _check_signature(request, hook, body)  # on the exact bytes the gateway signed
     try:
-        payload: Any = json.loads(body)
+        payload: Any = await asyncio.to_thread(json.loads, body) if inline else json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidJson("webhook body is not JSON") from exc
     if not isinstance(payload, dict):
         raise InvalidJson("webhook body must be a JSON object")
     if hook.type == "waha":
         reading = waha.read(payload, hook.config.gateway_url or "")
+    elif hook.type == "evolution":
+        reading = await _read_evolution(request, hook, payload)
     else:
         reading = cloudapi.read(payload)
     admitted = intake.admit(state_of(request), hook, reading)
@@ -83,7 +108,7 @@ async def webhook_verify(request: web.Request) -> web.Response:
     """Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` matches."""
     hook = _hook(request)
     if hook.type != "cloudapi":
-        raise NotFound("this hook has no verification handshake (WAHA hooks take POST only)")
+        raise NotFound("this hook has no verification handshake (it takes POST only)")
     challenge = cloudapi.verify_challenge(dict(request.query), hook.config.verify_token or "")
     if challenge is None:
         raise Forbidden("hub.mode or hub.verify_token does not match")

@@ -97,6 +97,7 @@ class SampleGateway:
         *,
         group_id: str | None = None,
         filename: str | None = None,
+        caption: str = "",
     ) -> tuple[int, Any]:
         """Serve `path` and post a signed WAHA `message` webhook about it. Returns the
         hook's (status, JSON answer)."""
@@ -110,6 +111,7 @@ class SampleGateway:
             group_id=group_id,
             me_phone=self.me_phone,
             session=self.session,
+            body=caption,
         )
         return await post_webhook(hook_url, event, hmac_key)
 

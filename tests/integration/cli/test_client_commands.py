@@ -1,13 +1,19 @@
-"""`syncd usage|ls|link|trash|restore|approve` as subprocesses against a real server."""
+"""`syncd usage|ls|find|send|sent|link|trash|restore|approve` as subprocesses against a
+real server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import threading
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.integration.cli.conftest import CliEnv, write_config
+from tests.integration.ingest.fake_senders import FakeSenders
 
 
 def _library(cli: CliEnv) -> dict[str, dict[str, str]]:
@@ -69,6 +75,70 @@ def test_ls_folders_and_files(cli: CliEnv) -> None:
     assert "brief.pdf" in listing.out and "4.9 KiB" in listing.out
     missing = cli.run("ls", "Nobody")
     assert missing.code == 1 and "no folder named 'Nobody'" in missing.err
+
+
+def test_find_plain_and_json(cli: CliEnv) -> None:
+    _library(cli)
+    done = cli.run("find", "img 03", "--json")
+    assert done.code == 0, done.err
+    data = json.loads(done.out)
+    assert [(h["type"], h["folder"]["name"], h["file"]["name"]) for h in data["hits"]] == [
+        ("file", "Alice Martin", "IMG-03.jpg")
+    ]
+    plain = cli.run("find", "alice", "--limit", "3")
+    lines = plain.out.splitlines()
+    assert plain.code == 0 and lines[0].split() == ["FOUND", "SIZE", "CAPTION"]
+    assert lines[1].startswith("Alice Martin/ ") and "12 files" in lines[1]
+    assert len(lines) == 5 and "more found" in lines[4]
+    assert "nothing found" in cli.run("find", "zebra").out
+    refused = cli.run("find", "x" * 201)
+    assert refused.code == 1 and "1 to 200 characters" in refused.err
+
+
+@contextmanager
+def fake_waha() -> Iterator[FakeSenders]:
+    """The fake gateway in a thread of its own (the CLI runs as a subprocess, synchronously)."""
+    loop, fake = asyncio.new_event_loop(), FakeSenders()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(fake.start(), loop).result(10)
+    try:
+        yield fake
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+def test_send_and_sent(cli: CliEnv) -> None:
+    _library(cli)
+    refused = cli.run("send", "Campaign assets/brief.pdf", "--to", "+1 202 555 0123")
+    assert refused.code == 1 and "no gateway hook" in refused.err
+    user = cli.api.account()["user"]["name"]
+    with fake_waha() as gateway:
+        cli.server.admin(
+            "add-hook", user, "--type", "waha", "--gateway-url", gateway.url,
+            "--api-key", "k", "--hmac-key", "h", "--session", "shop",
+        )  # fmt: skip
+        done = cli.run("send", "Campaign assets/brief.pdf", "--to", "+1 202 555 0123",
+                       "--caption", "The brief")  # fmt: skip
+        assert done.code == 0, done.err
+        assert done.out.strip() == "sent brief.pdf to +12025550123"
+        (call,) = gateway.calls
+        assert call.path == "/api/sendFile" and call.json["session"] == "shop"
+        gateway.fail_next = [400]
+        failed = cli.run("send", "Alice Martin/IMG-01.jpg", "--to", "+1 202 555 0123")
+        assert failed.code == 1 and "not sent: the gateway answered 400" in failed.err
+    bad = cli.run("send", "Alice Martin/IMG-01.jpg", "--to", "555-0123")
+    assert bad.code == 1 and "international form" in bad.err
+    listing = cli.run("sent", "--json")
+    items = json.loads(listing.out)["items"]
+    assert [(i["file_name"], i["state"]) for i in items] == [
+        ("IMG-01.jpg", "failed"),
+        ("brief.pdf", "sent"),
+    ]
+    plain = cli.run("sent").out.splitlines()
+    assert "IMG-01.jpg  failed: the gateway answered 400" in plain[0] and "sent" in plain[1]
 
 
 def test_link_serves_bytes_without_auth(cli: CliEnv) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import pytest
 
+from syncd import client_render
 from syncd.client_commands import find_folder, parse_duration_s
 from syncd.client_render import plain_bar, trash_plain
 from syncd.protocol import Folder
@@ -58,3 +59,12 @@ def test_trash_plain() -> None:
         "Alice/a.jpg",
         "2026-12-01T09:12:44Z",
     ]
+
+
+def test_files_plain_shows_a_caption_column_only_when_a_file_has_one() -> None:
+    plain = {"name": "a.jpg", "size": 10, "modified_at": "2026-12-02T10:00:00.000Z"}
+    assert "CAPTION" not in client_render.files_plain([plain])
+    long_caption = "Voilà la liste\ndes prix " + "x" * 80
+    lines = client_render.files_plain([plain, {**plain, "caption": long_caption}]).splitlines()
+    assert lines[0].split() == ["NAME", "SIZE", "MODIFIED", "CAPTION"]
+    assert lines[2].rstrip().endswith("…") and "Voilà la liste des prix" in lines[2]
