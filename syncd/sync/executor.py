@@ -14,6 +14,7 @@ from typing import Literal
 
 from send2trash import send2trash
 
+from syncd.durable import fsync_dir
 from syncd.errors import DigestMismatch, NameTaken, NotFound, RevMismatch, RootLimitError
 from syncd.log import get_logger
 from syncd.protocol import File, name_key
@@ -24,7 +25,7 @@ from syncd.sync.disknames import DiskNames
 from syncd.sync.landing import Landing, base_entry
 from syncd.sync.localnames import fold
 from syncd.sync.remote import RemoteMirror, remote_file
-from syncd.sync.rootfs import fsync_dir, place_new
+from syncd.sync.rootfs import place_new
 from syncd.sync.statedb import StateDB
 from syncd.sync.transfer import StaleError, fetch_file, require_unchanged, temp_path_for
 

@@ -11,12 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from syncd.durable import fsync_dir, fsync_file
 from syncd.errors import StaleError
 from syncd.log import get_logger
 from syncd.sync import model as m
-from syncd.sync.rootfs import can_syncfs, fsync_dir, sync_filesystems
+from syncd.sync.rootfs import can_syncfs, sync_filesystems
 from syncd.sync.statedb import StateDB
-from syncd.sync.transfer import Fetched, fsync_file, place
+from syncd.sync.transfer import Fetched, place
 
 log = get_logger("syncd.landing")
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from syncd.durable import fsync_dir
 from syncd.errors import ConfigError, RootMissingError
 from syncd.sync.ignore import MARKER_NAME, TEMP_PREFIX
-from syncd.sync.rootfs import fsync_dir
 
 
 @dataclass(frozen=True)

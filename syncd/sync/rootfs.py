@@ -42,15 +42,6 @@ MTIME_STEPS_NS = (1, 1_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000, 2
 PROBE_MTIME_NS = 1_700_000_001_123_456_789  # an odd second with every sub-second digit set
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename or create in `path` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # Kernel file systems whose syncfs(2) writes back and commits everything (FUSE may not forward
 # it, and network file systems are not trusted with it): elsewhere, one fsync per file.
 SYNCFS_FS = frozenset({"ext4", "ext3", "xfs", "btrfs", "f2fs", "tmpfs", "vfat", "exfat", "ntfs3"})

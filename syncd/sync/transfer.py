@@ -228,15 +228,6 @@ def write_verified(
     return Fetched(remote, temp, target, replaces)
 
 
-def fsync_file(path: Path) -> None:
-    """Make a closed file's data (and mtime) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def place(item: Fetched, traits: RootTraits) -> os.stat_result:
     """Put a durable, verified temp file at its final name: never over a file the user just
     created, and over the replaced file only if it is still the one the plan saw. The caller

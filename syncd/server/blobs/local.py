@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from syncd.durable import fsync_dir
 from syncd.server.blobs.backend import CHUNK_BYTES, Reachability, StoredBlob
 from syncd.server.blobs.spool import TempBlob
 
@@ -61,15 +62,6 @@ class LocalBackend:
 
     async def close(self) -> None:
         return None
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in `path` durable (the server's copy: it must not import the daemon)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 async def _pread_chunks(fd: int, offset: int, remaining: int) -> AsyncIterator[bytes]:

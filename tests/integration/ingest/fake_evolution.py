@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.loopback import serve
+
 API_KEY = "evolution-instance-token"
 INSTANCE = "shop"
 
@@ -32,11 +34,7 @@ class FakeEvolution:
         app = web.Application()
         app.router.add_post("/chat/getBase64FromMediaMessage/{instance}", self._base64)
         app.router.add_get("/files/{name}", self._file)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        self.url = f"http://{self.host}:{self._runner.addresses[0][1]}"
+        self._runner, self.url = await serve(app, self.host)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.support.loopback import serve
+
 TOKEN = "graph-access-token"
 APP_SECRET = "graph-app-secret"
 
@@ -42,11 +44,7 @@ class FakeGraph:
         app = web.Application()
         app.router.add_get("/v21.0/{media_id}", self._resolve)
         app.router.add_get("/media/{media_id}/{n}", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._runner, self.url = await serve(app, "127.0.0.1")
 
     async def stop(self) -> None:
         if self._runner is not None:

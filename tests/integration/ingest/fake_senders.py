@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.loopback import serve
+
 
 @dataclass
 class Call:
@@ -31,11 +33,7 @@ class FakeSenders:
         app.router.add_post("/v21.0/{number}/media", self._graph_media)
         app.router.add_post("/v21.0/{number}/messages", self._graph_message)
         app.router.add_post("/message/sendMedia/{instance}", self._evolution)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._runner, self.url = await serve(app, "127.0.0.1")
 
     async def stop(self) -> None:
         if self._runner is not None:
