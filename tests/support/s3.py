@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 BUCKET = "syncd"
 ACCESS_KEY, SECRET_KEY = "syncd-test-key", "syncd-test-secret"
@@ -148,16 +149,15 @@ class SeaweedS3:
         self.stop()
 
 
-def stored_digests(blobs_url: str, env: dict[str, str]) -> list[str]:
-    """The sha256s stored under a blobs URL's prefix, listed with the driver itself (not
-    with syncd's backend), for tests to compare with what the server should keep."""
-    from obstore import list as list_objects
+def driver_store(blobs_url: str, env: dict[str, str] | None = None) -> Any:
+    """The test's own view of a blobs URL's bucket prefix, through the driver itself (not
+    through syncd's backend): an obstore `S3Store`."""
     from obstore.store import S3Store
 
     from syncd.server.blobs.settings import parse_blobs_url
 
     s = parse_blobs_url(blobs_url, env)
-    store = S3Store(
+    return S3Store(
         s.bucket,
         prefix=s.prefix,
         config={
@@ -169,6 +169,14 @@ def stored_digests(blobs_url: str, env: dict[str, str]) -> list[str]:
         },
         client_options={"allow_http": True},
     )
+
+
+def stored_digests(blobs_url: str, env: dict[str, str]) -> list[str]:
+    """The sha256s stored under a blobs URL's prefix, listed with the driver, for tests to
+    compare with what the server should keep."""
+    from obstore import list as list_objects
+
+    store = driver_store(blobs_url, env)
     return sorted(
         meta["path"].rsplit("/", 1)[-1] for batch in list_objects(store) for meta in batch
     )

@@ -24,7 +24,7 @@ from syncd.server.blobs import s3 as s3_backend
 from syncd.server.blobs.settings import parse_blobs_url
 from tests.integration.server.conftest import Srv, running
 from tests.support.proxy import FaultProxy
-from tests.support.s3 import SeaweedS3
+from tests.support.s3 import SeaweedS3, driver_store
 from tests.support.server import REPO
 
 BACKENDS = ("s3",)
@@ -34,19 +34,8 @@ MiB = 1 << 20
 def bucket(srv: Srv) -> S3Store:
     """The test's own view of the bucket, through the driver (not syncd's backend)."""
     assert srv.blobs_url is not None
-    s = parse_blobs_url(srv.blobs_url)
-    return S3Store(
-        s.bucket,
-        prefix=s.prefix,
-        config={
-            "endpoint": s.endpoint or "",
-            "region": s.region,
-            "access_key_id": s.access_key_id,
-            "secret_access_key": s.secret_access_key,
-            "virtual_hosted_style_request": False,
-        },
-        client_options={"allow_http": True},
-    )
+    store: S3Store = driver_store(srv.blobs_url)
+    return store
 
 
 def key(sha: str) -> str:
