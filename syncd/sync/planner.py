@@ -4,17 +4,15 @@ built are in docs/architecture.md, "Planner")."""
 
 from __future__ import annotations
 
-import posixpath
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
-from syncd.protocol import MAX_NAME_BYTES, name_key
+from syncd.protocol import name_key
 from syncd.sync.model import (
     Action,
     BaseFile,
-    BaseFolder,
     BaseTree,
     DeleteLocal,
     DeleteLocalFolder,
@@ -25,16 +23,12 @@ from syncd.sync.model import (
     ForgetFolder,
     KeepBoth,
     LocalFile,
-    LocalFolder,
     LocalTree,
-    MakeLocalFolder,
     MakeRemoteFolder,
     Plan,
     RecordBase,
-    RecordFolder,
     RelPath,
     RemoteFile,
-    RemoteFolder,
     RemoteTree,
     RenameLocal,
     RenameLocalFolder,
@@ -43,11 +37,12 @@ from syncd.sync.model import (
     RootTraits,
     Upload,
 )
+from syncd.sync.planner_conflicts import conflict_name_in
+from syncd.sync.planner_folders import Folder, decide_folder, resolve_folders
 
 MODES = ("mirror", "backup")
 SAME, CHANGED, NEW, DELETED, ABSENT = "same", "changed", "new", "deleted", "absent"
 _F = TypeVar("_F", LocalFile, RemoteFile, BaseFile)
-MAX_HOST_BYTES = 63  # a DNS label; keeps the stem's share of a 255-byte name large
 
 
 # ---- per-file comparisons --------------------------------------------------------------------
@@ -97,133 +92,6 @@ def _rstate(remote: RemoteFile | None, base: BaseFile | None) -> str:
     return SAME if remote_unchanged(remote, base) else CHANGED
 
 
-# ---- conflict names --------------------------------------------------------------------------
-
-
-def _utf8_prefix(text: str, max_bytes: int) -> str:
-    return text.encode("utf-8")[: max(0, max_bytes)].decode("utf-8", errors="ignore")
-
-
-def conflict_name(name: str, *, hostname: str, now: datetime, taken: Iterable[str] = ()) -> str:
-    """`stem (conflicted copy YYYY-MM-DD HHMMSS host)[ N].ext`, unique against `taken`
-    (compared as the server does, by name_key) and at most MAX_NAME_BYTES: the stem is cut."""
-    return _conflict_name(name, hostname, now, {name_key(t) for t in taken})
-
-
-def _conflict_name(name: str, hostname: str, now: datetime, keys: Container[str]) -> str:
-    host = "".join(ch for ch in hostname if ch != "/" and 0x20 <= ord(ch) != 0x7F) or "host"
-    host = _utf8_prefix(host, MAX_HOST_BYTES)
-    stem, ext = posixpath.splitext(name)
-    tag = f" (conflicted copy {now:%Y-%m-%d %H%M%S} {host})"
-    n = 1
-    while True:
-        suffix = tag + (f" {n}" if n > 1 else "")
-        budget = MAX_NAME_BYTES - len((suffix + ext).encode("utf-8"))
-        if budget < 1:  # absurdly long extension: fold it into the stem and cut that instead
-            stem, ext = name, ""
-            budget = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
-        candidate = _utf8_prefix(stem, budget) + suffix + ext
-        if name_key(candidate) not in keys:
-            return candidate
-        n += 1
-
-
-# ---- folders ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Folder:
-    """One folder under the name it has once the plan's folder actions ran ("final")."""
-
-    final: str
-    base: BaseFolder | None = None
-    local: LocalFolder | None = None
-    remote: RemoteFolder | None = None
-    early: Action | None = None  # make / rename / record, runs before file actions
-    late: str | None = None  # "delete_local" | "delete_remote" | "forget", runs after
-
-
-def _side_name(
-    base_name: str, found: str | None, names: set[str], others: set[str], rename_ok: bool
-) -> tuple[str | None, bool]:
-    """Where a base folder is on one side, and whether by identity (inode / folder id): at the
-    name its identity has (a rename only to a name free in base and on the other side), else
-    at its base name (re-created there), else gone (None)."""
-    if found is not None and (found == base_name or (rename_ok and found not in others)):
-        return found, True
-    return (base_name if base_name in names else None), False
-
-
-def _resolve_folders(
-    local: LocalTree, remote: RemoteTree, base: BaseTree, mode: str
-) -> dict[str, _Folder]:
-    by_inode = {f.inode: f.name for f in sorted(local.folders.values(), key=lambda f: f.name)}
-    by_id = {f.folder_id: f.name for f in remote.folders.values()}
-    lnames, rnames, bnames = set(local.folders), set(remote.folders), set(base.folders)
-    claimed_l: set[str] = set()
-    claimed_r: set[str] = set()
-    out: dict[str, _Folder] = {}
-    for bf in sorted(base.folders.values(), key=lambda f: f.name):
-        lfound, rfound = by_inode.get(bf.inode), by_id.get(bf.folder_id)
-        lfound = None if lfound in claimed_l else lfound
-        rfound = None if rfound in claimed_r else rfound
-        # backup mode never propagates a local rename, so it does not look for one
-        lcur, lid = _side_name(bf.name, lfound, lnames, rnames | bnames, mode == "mirror")
-        rcur, rid = _side_name(bf.name, rfound, rnames, lnames | bnames, True)
-        # A rename applies to the same folder on the other side; when that side deleted or
-        # re-created it, the rename is a change that wins over the delete (as for files):
-        # the renamed folder then counts as a new folder.
-        if lcur not in (None, bf.name) and not rid:
-            lcur, lid = (bf.name if bf.name in lnames else None), False
-        if rcur not in (None, bf.name) and not lid:
-            rcur, rid = (bf.name if bf.name in rnames else None), False
-        final = next((n for n in (lcur, rcur) if n not in (None, bf.name)), bf.name)
-        claimed_l.update([lcur] if lcur else [])
-        claimed_r.update([rcur] if rcur else [])
-        lf = local.folders.get(lcur) if lcur else None
-        rf = remote.folders.get(rcur) if rcur else None
-        out[final] = _Folder(final, bf, lf, rf)
-    for name in sorted(lnames - claimed_l):
-        out.setdefault(name, _Folder(name)).local = local.folders[name]
-    for name in sorted(rnames - claimed_r):
-        out.setdefault(name, _Folder(name)).remote = remote.folders[name]
-    return out
-
-
-def _decide_folder(f: _Folder, lchg: bool, rchg: bool, mode: str) -> None:
-    """Folder action of one folder; lchg / rchg: the side holds changed or new files in it."""
-    mirror = mode == "mirror"
-    b, lf, rf = f.base, f.local, f.remote
-    if b is None:
-        if lf and rf:
-            f.early = RecordFolder(lf, rf)
-        elif lf:
-            f.early = MakeRemoteFolder(lf) if mirror else None
-        elif rf:
-            f.early = MakeLocalFolder(rf)
-    elif lf and rf:
-        if lf.name != b.name:
-            f.early = RenameRemoteFolder(b, lf)
-        elif rf.name != b.name:
-            f.early = RenameLocalFolder(b, rf)
-        elif (lf.inode, rf.folder_id) != (b.inode, b.folder_id):
-            f.early = RecordFolder(lf, rf)
-    elif lf:  # gone remotely
-        if not mirror:
-            f.late = "forget"
-        elif lchg:
-            f.early = MakeRemoteFolder(lf)
-        else:
-            f.late = "delete_local"
-    elif rf:  # gone locally
-        if rchg:
-            f.early = MakeLocalFolder(rf)
-        elif mirror:
-            f.late = "delete_remote"
-    else:
-        f.late = "forget"
-
-
 # ---- the planner -----------------------------------------------------------------------------
 
 
@@ -235,7 +103,7 @@ class _Ctx:
     hostname: str
     now: datetime
     traits: RootTraits
-    folders: dict[str, _Folder]
+    folders: dict[str, Folder]
     local: dict[RelPath, LocalFile]
     remote: dict[RelPath, RemoteFile]
     base: dict[RelPath, BaseFile]
@@ -276,7 +144,7 @@ def _readdress(files: Mapping[RelPath, _F], names: dict[str, str]) -> dict[RelPa
 
 
 def _translate(
-    local: LocalTree, remote: RemoteTree, base: BaseTree, folders: dict[str, _Folder]
+    local: LocalTree, remote: RemoteTree, base: BaseTree, folders: dict[str, Folder]
 ) -> tuple[dict[RelPath, LocalFile], dict[RelPath, RemoteFile], dict[RelPath, BaseFile]]:
     """Re-address every file under the final folder names."""
     for tree, what in ((local, local.folders), (remote, remote.folders)):
@@ -391,7 +259,7 @@ def _decide_file(ctx: _Ctx, p: RelPath) -> None:
     elif lf and rf:  # changed / new on both sides, different bytes
         _keep_both(ctx, p, lf, rf)
     elif b is not None and ls == DELETED and rs == SAME:
-        if ctx.mirror and ctx.folders.get(p.folder, _Folder("")).late != "delete_remote":
+        if ctx.mirror and ctx.folders.get(p.folder, Folder("")).late != "delete_remote":
             ctx.add(p, DeleteRemote(b))  # a remote folder delete takes these files with it
     elif lf and b is not None and rs == DELETED:  # local unchanged
         ctx.add(p, DeleteLocal(lf) if ctx.mirror else ForgetBase(p))
@@ -404,7 +272,7 @@ def _keep_both(ctx: _Ctx, p: RelPath, lf: LocalFile, rf: RemoteFile) -> None:
         for q in (*ctx.local, *ctx.remote):
             ctx.taken.setdefault(q.folder, set()).add(name_key(q.name))
     taken = ctx.taken.setdefault(p.folder, set())
-    name = _conflict_name(p.name, ctx.hostname, ctx.now, taken)
+    name = conflict_name_in(p.name, ctx.hostname, ctx.now, taken)
     taken.add(name_key(name))
     ctx.add(p, KeepBoth(lf, rf, name))
     if ctx.mirror:  # the copy is a new local file: send it along in the same pass
@@ -412,7 +280,7 @@ def _keep_both(ctx: _Ctx, p: RelPath, lf: LocalFile, rf: RemoteFile) -> None:
         ctx.add(p, Upload(copy, rf.folder_id, None), seq=1)
 
 
-def _late_action(f: _Folder, ctx: _Ctx) -> Action | None:
+def _late_action(f: Folder, ctx: _Ctx) -> Action | None:
     if f.late == "delete_local":
         return DeleteLocalFolder(f.final)
     if f.late == "forget":
@@ -445,7 +313,7 @@ def plan(
     `traits`: what the root's file system can tell apart (mtime granularity, stable inodes)."""
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}; expected one of {MODES}")
-    folders = _resolve_folders(local, remote, base, mode)
+    folders = resolve_folders(local, remote, base, mode)
     lfiles, rfiles, bfiles = _translate(local, remote, base, folders)
     ctx = _Ctx(mode, hostname, now, traits, folders, lfiles, rfiles, bfiles)
     lchg, rchg = _changed_folders(ctx)
@@ -455,7 +323,7 @@ def plan(
         recreated = (
             f.base is not None and f.remote is not None and f.remote.folder_id != f.base.folder_id
         )
-        _decide_folder(f, f.final in lchg, f.final in rchg or recreated, mode)
+        decide_folder(f, f.final in lchg, f.final in rchg or recreated, mode)
     _renames(ctx)
     for p in sorted(set(ctx.local) | set(ctx.remote) | set(ctx.base)):
         _decide_file(ctx, p)
