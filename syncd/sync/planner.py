@@ -4,7 +4,7 @@ built are in docs/architecture.md, "Planner")."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
@@ -107,6 +107,7 @@ class _Ctx:
     local: dict[RelPath, LocalFile]
     remote: dict[RelPath, RemoteFile]
     base: dict[RelPath, BaseFile]
+    sources: tuple[LocalTree, RemoteTree]  # the whole snapshots, for conflict names
     used: set[RelPath] = field(default_factory=set)  # paths a rename already decided
     used_base: set[RelPath] = field(default_factory=set)
     taken: dict[str, set[str]] = field(default_factory=dict)  # name keys per folder + copies made
@@ -129,36 +130,64 @@ class _Ctx:
         self.actions.append((path, seq, action))
 
 
-def _readdress(files: Mapping[RelPath, _F], names: dict[str, str]) -> dict[RelPath, _F]:
-    """The same files keyed (and addressed) by final folder names."""
-    moves = {old: new for old, new in names.items() if old != new}
-    out: dict[RelPath, _F] = {}
-    for p, v in files.items():
-        new = moves.get(p.folder)
-        if new is None:
-            out[p] = v
-        else:
-            q = RelPath(new, p.name)
-            out[q] = replace(v, path=q)
-    return out
+def _readdress(v: _F, q: RelPath) -> _F:
+    return v if v.path == q else replace(v, path=q)
+
+
+@dataclass(frozen=True)
+class _Names:
+    """Final folder name of each side's folder, and back. A folder the side's snapshot does
+    not list (base files whose folder row is gone) keeps its name."""
+
+    to_final: dict[str, str]
+    to_side: dict[str, str]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, str]]) -> _Names:
+        to_final = dict(pairs)
+        return cls(to_final, {final: side for side, final in to_final.items()})
+
+    def final(self, p: RelPath) -> RelPath:
+        return RelPath(self.to_final.get(p.folder, p.folder), p.name)
+
+    def side(self, files: Mapping[RelPath, _F], q: RelPath) -> _F | None:
+        """The file this side has at final path `q`, addressed by `q`."""
+        folder = self.to_side.get(q.folder)
+        if folder is None and q.folder not in self.to_final:
+            folder = q.folder
+        v = None if folder is None else files.get(RelPath(folder, q.name))
+        return None if v is None else _readdress(v, q)
 
 
 def _translate(
-    local: LocalTree, remote: RemoteTree, base: BaseTree, folders: dict[str, Folder]
+    local: LocalTree,
+    remote: RemoteTree,
+    base: BaseTree,
+    folders: dict[str, Folder],
+    dirty: Collection[RelPath] | None,
 ) -> tuple[dict[RelPath, LocalFile], dict[RelPath, RemoteFile], dict[RelPath, BaseFile]]:
-    """Re-address every file under the final folder names."""
+    """Re-address every file (or only the `dirty` ones) under the final folder names."""
     for tree, what in ((local, local.folders), (remote, remote.folders)):
-        stray = [p for p in tree.files if p.folder not in what]
+        paths: Iterable[RelPath] = tree.files if dirty is None else dirty
+        stray = [p for p in paths if p.folder not in what and p in tree.files]
         if stray:
             raise ValueError(f"planner: files in folders the snapshot does not list: {stray[:3]}")
-    lmap = {f.local.name: f.final for f in folders.values() if f.local}
-    rmap = {f.remote.name: f.final for f in folders.values() if f.remote}
-    bmap = {f.base.name: f.final for f in folders.values() if f.base}
-    return (
-        _readdress(local.files, lmap),
-        _readdress(remote.files, rmap),
-        _readdress(base.files, bmap),
+    sides = (
+        _Names.of((f.local.name, f.final) for f in folders.values() if f.local),
+        _Names.of((f.remote.name, f.final) for f in folders.values() if f.remote),
+        _Names.of((f.base.name, f.final) for f in folders.values() if f.base),
     )
+    lnames, rnames, bnames = sides
+    if dirty is None:
+        finals = {lnames.final(p) for p in local.files}
+        finals.update(rnames.final(p) for p in remote.files)
+        finals.update(bnames.final(p) for p in base.files)
+    else:  # a dirty path, under whichever side's folder it names
+        finals = {names.final(p) for p in dirty for names in sides}
+    lfiles = {q: lf for q in finals if (lf := lnames.side(local.files, q)) is not None}
+    rfiles = {q: rf for q in finals if (rf := rnames.side(remote.files, q)) is not None}
+    bfiles = {q: bf for q in finals if (bf := bnames.side(base.files, q)) is not None}
+    return lfiles, rfiles, bfiles
 
 
 def _changed_folders(ctx: _Ctx) -> tuple[set[str], set[str]]:
@@ -267,11 +296,25 @@ def _decide_file(ctx: _Ctx, p: RelPath) -> None:
         ctx.add(p, ForgetBase(p))
 
 
+def _taken(ctx: _Ctx, folder: str) -> set[str]:
+    """Name keys in final `folder` on both sides (all of them, also in a dirty-set plan), plus
+    the conflict copies this plan already named there."""
+    if folder not in ctx.taken:  # built on the folder's first conflict
+        local, remote = ctx.sources
+        ctx.taken[folder] = {
+            name_key(p.name)
+            for f in ctx.folders.values()
+            if f.final == folder
+            for side, files in ((f.local, local.files), (f.remote, remote.files))
+            if side is not None
+            for p in files
+            if p.folder == side.name
+        }
+    return ctx.taken[folder]
+
+
 def _keep_both(ctx: _Ctx, p: RelPath, lf: LocalFile, rf: RemoteFile) -> None:
-    if not ctx.taken:  # built once, on the first conflict: name keys per folder, both sides
-        for q in (*ctx.local, *ctx.remote):
-            ctx.taken.setdefault(q.folder, set()).add(name_key(q.name))
-    taken = ctx.taken.setdefault(p.folder, set())
+    taken = _taken(ctx, p.folder)
     name = conflict_name_in(p.name, ctx.hostname, ctx.now, taken)
     taken.add(name_key(name))
     ctx.add(p, KeepBoth(lf, rf, name))
@@ -307,15 +350,19 @@ def plan(
     hostname: str,
     now: datetime,
     traits: RootTraits = DEFAULT_TRAITS,
+    dirty: Collection[RelPath] | None = None,
 ) -> Plan:
     """Actions that make local and remote agree, in execution order: folder makes/renames,
     then file actions (sorted by path), then folder deletes/forgets. Pure and deterministic.
-    `traits`: what the root's file system can tell apart (mtime granularity, stable inodes)."""
+    `traits`: what the root's file system can tell apart (mtime granularity, stable inodes).
+    `dirty`: plan only these paths (as any side names them; folders are always planned). The
+    result equals the full plan whenever `dirty` holds every path where the sides differ, at a
+    cost that grows with `dirty`, not with the library."""
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}; expected one of {MODES}")
     folders = resolve_folders(local, remote, base, mode)
-    lfiles, rfiles, bfiles = _translate(local, remote, base, folders)
-    ctx = _Ctx(mode, hostname, now, traits, folders, lfiles, rfiles, bfiles)
+    lfiles, rfiles, bfiles = _translate(local, remote, base, folders, dirty)
+    ctx = _Ctx(mode, hostname, now, traits, folders, lfiles, rfiles, bfiles, (local, remote))
     lchg, rchg = _changed_folders(ctx)
     for f in folders.values():
         # A server folder re-created under the base name is new content there: never delete
