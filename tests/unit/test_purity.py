@@ -10,6 +10,7 @@ PURE_MODULES = [
     "syncd/sync/planner.py",
     "syncd/sync/planner_folders.py",
     "syncd/sync/planner_conflicts.py",
+    "syncd/sync/dirty.py",
     "syncd/sync/localnames.py",
 ]
 ALLOWED_ROOTS = {

@@ -1,0 +1,241 @@
+"""What an incremental pass must plan: its dirty paths (local changes between two scans, remote
+changes from the feed, follow-ups of the last plan, every path of a folder that itself changed,
+rename partners found through indexes) and the local deletes held until a second look confirms
+them (docs/architecture.md "Incremental passes"). No I/O: lstat is passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import syncd.sync.model as m
+
+Exists = Callable[[m.RelPath], bool]  # lstat finds an entry at this local path now
+
+
+def action_paths(action: m.Action) -> set[m.RelPath]:
+    """Every file path an action reads or writes (both ends of a rename, a conflict copy)."""
+    out: set[m.RelPath] = set()
+    for attr in ("local", "remote", "base", "replaces"):
+        value = getattr(action, attr, None)
+        if isinstance(value, m.LocalFile | m.RemoteFile | m.BaseFile):
+            out.add(value.path)
+    out.update(f.path for f in getattr(action, "files", ()))
+    if isinstance(action, m.ForgetBase):
+        out.add(action.path)
+    if isinstance(action, m.KeepBoth):
+        out.add(m.RelPath(action.local.path.folder, action.conflict_name))
+    return out
+
+
+def action_folders(action: m.Action) -> set[str]:
+    """Local folders an executed action changed: rescanned by the next pass."""
+    out = {p.folder for p in action_paths(action)}
+    for attr in ("name", "local", "remote", "base"):
+        value = getattr(action, attr, None)
+        if isinstance(value, str):
+            out.add(value)
+        elif isinstance(value, m.LocalFolder | m.RemoteFolder | m.BaseFolder):
+            out.add(value.name)
+    return out
+
+
+def local_changes(
+    previous: m.LocalTree | None, tree: m.LocalTree, scanned: Iterable[str]
+) -> tuple[set[m.RelPath], set[str]]:
+    """Paths whose entry differs between the previous scan and this one in the `scanned`
+    folders, and the folders that appeared, vanished or changed identity there."""
+    old = previous or m.LocalTree()
+    paths: set[m.RelPath] = set()
+    folders: set[str] = set()
+    for folder in scanned:
+        if old.folders.get(folder) != tree.folders.get(folder):
+            folders.add(folder)
+    wanted = set(scanned)
+    for files, other in ((old.files, tree.files), (tree.files, old.files)):
+        paths.update(p for p, f in files.items() if p.folder in wanted and other.get(p) != f)
+    return paths, folders
+
+
+def paths_in(folders: set[str], *trees: Mapping[m.RelPath, object]) -> set[m.RelPath]:
+    """Every path under these folder names (a folder that changed as a whole)."""
+    if not folders:
+        return set()
+    return {p for files in trees for p in files if p.folder in folders}
+
+
+@dataclass
+class Scope:
+    """The dirty paths of one pass (as any side names them) and the whole folders in them."""
+
+    paths: set[m.RelPath]
+    folders: set[str]
+
+
+def pass_scope(
+    previous: m.LocalTree | None,
+    tree: m.LocalTree,
+    remote: m.RemoteTree,
+    base: m.BaseTree,
+    scanned: Iterable[str],
+    remote_changes: tuple[set[m.RelPath], set[str]],
+    follow_ups: set[m.RelPath],
+) -> Scope:
+    """`remote_changes`: paths and whole folders the feed touched since the last pass."""
+    paths, folders = local_changes(previous, tree, scanned)
+    paths |= remote_changes[0] | follow_ups
+    folders |= remote_changes[1]
+    paths |= paths_in(folders, tree.files, remote.files, base.files)
+    paths |= rename_partners(paths, tree, remote, base)
+    return Scope(paths, folders)
+
+
+def rename_partners(
+    paths: set[m.RelPath], tree: m.LocalTree, remote: m.RemoteTree, base: m.BaseTree
+) -> set[m.RelPath]:
+    """The other end of each rename a dirty path may be part of, through indexes (inode ->
+    base path, file id -> base path, and back), so a move is planned as one even when only one
+    end was hinted. The indexes are built only when a dirty path needs them."""
+    idx = _Indexes(tree, remote, base)
+    out: set[m.RelPath] = set()
+    for p in paths:
+        lf, rf, b = tree.files.get(p), remote.files.get(p), base.files.get(p)
+        if b is None:
+            if lf is not None and (q := idx.base_by_inode().get(lf.inode)) is not None:
+                out.add(q)
+            if rf is not None and (q := idx.base_by_id().get(rf.file_id)) is not None:
+                out.add(q)
+            continue
+        if lf is None and (q := idx.local_by_inode().get(b.inode)) is not None:
+            out.add(q)
+        if rf is None and (q := idx.remote_by_id().get(b.file_id)) is not None:
+            out.add(q)
+    return out - paths
+
+
+@dataclass
+class _Indexes:
+    """inode / file id -> path of each side, each built on first use."""
+
+    tree: m.LocalTree
+    remote: m.RemoteTree
+    base: m.BaseTree
+    _bi: dict[int, m.RelPath] | None = None
+    _bf: dict[str, m.RelPath] | None = None
+    _li: dict[int, m.RelPath] | None = None
+    _ri: dict[str, m.RelPath] | None = None
+
+    def base_by_inode(self) -> dict[int, m.RelPath]:
+        if self._bi is None:
+            self._bi = {b.inode: p for p, b in self.base.files.items()}
+        return self._bi
+
+    def base_by_id(self) -> dict[str, m.RelPath]:
+        if self._bf is None:
+            self._bf = {b.file_id: p for p, b in self.base.files.items()}
+        return self._bf
+
+    def local_by_inode(self) -> dict[int, m.RelPath]:
+        if self._li is None:
+            self._li = {f.inode: p for p, f in self.tree.files.items()}
+        return self._li
+
+    def remote_by_id(self) -> dict[str, m.RelPath]:
+        if self._ri is None:
+            self._ri = {r.file_id: p for p, r in self.remote.files.items()}
+        return self._ri
+
+
+def twins(paths: Iterable[m.RelPath], tree: m.LocalTree, base: m.BaseTree) -> list[m.RelPath]:
+    """Base paths still in the tree whose inode a new local file (in `paths`) also has: one
+    file seen at both ends of a move (a scan racing a rename, or a folder not rescanned), or a
+    hard link. The caller looks at them again (lstat)."""
+    new = [f for p in paths if (f := tree.files.get(p)) is not None and p not in base.files]
+    if not new:
+        return []
+    by_inode = {b.inode: p for p, b in base.files.items()}
+    out = []
+    for f in new:
+        q = by_inode.get(f.inode)
+        if q is not None and q != f.path and q in tree.files:
+            out.append(q)
+    return out
+
+
+@dataclass
+class Held:
+    dirty: set[m.RelPath]  # confirmed (or found moved): plan them now
+    rescan: set[str]  # folders where an entry is back that the scan did not see
+    next_ns: int | None  # when the next confirmation is due
+
+
+class PendingDeletes:
+    """A base path missing from a scan is a *pending* delete: the planner keeps seeing its last
+    entry until, `confirm_ns` later, a second lstat still finds nothing there. A path whose
+    inode shows up at another path is a move (planned at once, as a rename)."""
+
+    def __init__(self) -> None:
+        self.since: dict[m.RelPath, int] = {}
+
+    def hold(
+        self,
+        candidates: Iterable[m.RelPath],
+        tree: m.LocalTree,
+        previous: m.LocalTree | None,
+        base: m.BaseTree,
+        *,
+        now_ns: int,
+        confirm_ns: int,
+        exists: Exists,
+        stable_inodes: bool,
+    ) -> Held:
+        """Put pending entries back into `tree` (mutated); returns what is decided now."""
+        held = Held(set(), set(), None)
+        todo = sorted({*candidates, *self.since})
+        missing = [p for p in todo if p in base.files and p not in tree.files]
+        for p in todo:
+            if p not in missing:
+                self.since.pop(p, None)
+        if not missing:
+            return held
+        inodes = {f.inode: p for p, f in tree.files.items()} if stable_inodes else {}
+        moved_folders = _moved_folders(tree, base) if stable_inodes else set()
+        for p in missing:
+            moved_to = inodes.get(base.files[p].inode)
+            if moved_to is not None or p.folder in moved_folders:
+                self.since.pop(p, None)
+                held.dirty.update(q for q in (p, moved_to) if q is not None)
+                continue
+            since = self.since.setdefault(p, now_ns)
+            if now_ns - since >= confirm_ns:
+                if not exists(p):
+                    del self.since[p]
+                    held.dirty.add(p)
+                    continue
+                held.rescan.add(p.folder)  # there after all: the scan raced it
+                self.since[p] = since = now_ns
+            _put_back(tree, previous, base, p)
+            due = since + confirm_ns
+            held.next_ns = due if held.next_ns is None else min(held.next_ns, due)
+        return held
+
+
+def _moved_folders(tree: m.LocalTree, base: m.BaseTree) -> set[str]:
+    """Base folders missing from the tree whose inode is there under another name."""
+    inodes = {f.inode for f in tree.folders.values()}
+    return {
+        name for name, f in base.folders.items() if name not in tree.folders and f.inode in inodes
+    }
+
+
+def _put_back(
+    tree: m.LocalTree, previous: m.LocalTree | None, base: m.BaseTree, p: m.RelPath
+) -> None:
+    b = base.files[p]
+    last = previous.files.get(p) if previous is not None else None
+    tree.files[p] = last or m.LocalFile(p, b.size, b.mtime_ns, b.inode, b.sha256)
+    if p.folder not in tree.folders:
+        folder = previous.folders.get(p.folder) if previous is not None else None
+        base_folder = base.folders.get(p.folder)
+        inode = base_folder.inode if base_folder is not None else 0
+        tree.folders[p.folder] = folder or m.LocalFolder(p.folder, inode)
