@@ -171,17 +171,22 @@ class Held:
 
 class PendingDeletes:
     """A base path missing from a scan is a *pending* delete: the planner keeps seeing its last
-    entry until, `confirm_ns` later, a second lstat still finds nothing there. A path whose
-    inode shows up at another path is a move (planned at once, as a rename)."""
+    entry until, `confirm_ns` later, a rescan of its folder and a second lstat still find
+    nothing there. A path whose inode shows up at another path is a move (planned at once, as
+    a rename). A confirmed path stays confirmed until it is seen again or leaves the base."""
 
     def __init__(self) -> None:
         self.since: dict[m.RelPath, int] = {}
+        self.confirmed: set[m.RelPath] = set()
+
+    def due(self, now_ns: int, confirm_ns: int) -> set[str]:
+        """Folders to rescan now: a pending delete there is due for its second look."""
+        return {p.folder for p, since in self.since.items() if now_ns - since >= confirm_ns}
 
     def hold(
         self,
         candidates: Iterable[m.RelPath],
-        tree: m.LocalTree,
-        previous: m.LocalTree | None,
+        scan: tuple[m.LocalTree, m.LocalTree | None, Iterable[str] | None],
         base: m.BaseTree,
         *,
         now_ns: int,
@@ -189,35 +194,44 @@ class PendingDeletes:
         exists: Exists,
         stable_inodes: bool,
     ) -> Held:
-        """Put pending entries back into `tree` (mutated); returns what is decided now."""
+        """`scan`: this scan's tree (pending entries are put back into it), the previous one,
+        and the folders it looked at (None: all). Returns what is decided now."""
+        tree, previous, scanned = scan
+        looked = set(scanned) if scanned is not None else None
         held = Held(set(), set(), None)
-        todo = sorted({*candidates, *self.since})
-        missing = [p for p in todo if p in base.files and p not in tree.files]
-        for p in todo:
-            if p not in missing:
+        missing = []
+        for p in sorted({*candidates, *self.since, *self.confirmed}):
+            seen = looked is None or p.folder in looked
+            if p not in base.files or (seen and p in tree.files):
                 self.since.pop(p, None)
+                self.confirmed.discard(p)
+            elif p in self.since and not seen:  # its put-back entry was copied: still pending
+                held.next_ns = _sooner(held.next_ns, self.since[p] + confirm_ns)
+            elif p not in tree.files and p not in self.confirmed:
+                missing.append(p)
         if not missing:
             return held
         inodes = {f.inode: p for p, f in tree.files.items()} if stable_inodes else {}
         moved_folders = _moved_folders(tree, base) if stable_inodes else set()
         for p in missing:
             moved_to = inodes.get(base.files[p].inode)
-            if moved_to is not None or p.folder in moved_folders:
-                self.since.pop(p, None)
+            since = self.since.setdefault(p, now_ns)
+            gone = now_ns - since >= confirm_ns and not exists(p)
+            if moved_to is not None or p.folder in moved_folders or gone:
+                del self.since[p]
+                self.confirmed.add(p)
                 held.dirty.update(q for q in (p, moved_to) if q is not None)
                 continue
-            since = self.since.setdefault(p, now_ns)
             if now_ns - since >= confirm_ns:
-                if not exists(p):
-                    del self.since[p]
-                    held.dirty.add(p)
-                    continue
                 held.rescan.add(p.folder)  # there after all: the scan raced it
                 self.since[p] = since = now_ns
             _put_back(tree, previous, base, p)
-            due = since + confirm_ns
-            held.next_ns = due if held.next_ns is None else min(held.next_ns, due)
+            held.next_ns = _sooner(held.next_ns, since + confirm_ns)
         return held
+
+
+def _sooner(a: int | None, b: int) -> int:
+    return b if a is None else min(a, b)
 
 
 def _moved_folders(tree: m.LocalTree, base: m.BaseTree) -> set[str]:

@@ -68,7 +68,11 @@ class PassPlanner:
         base = self.db.load_base()
         mappings = parse_mappings(self.db.mappings())
         previous = self.local
-        scanned = None if only is None or previous is None else only | self.rescan_next
+        confirm_ns = 0 if dry_run else int(self.options.settle_s * NS_PER_S)
+        now_ns = time.time_ns()
+        scanned = None
+        if only is not None and previous is not None:
+            scanned = only | self.rescan_next | self.deletes.due(now_ns, confirm_ns)
         result = self._scan(base, mappings, scanned, traits)
         for folder, disk in result.stale_mappings:
             self.db.delete_mapping(mapping_row(folder, disk, "")[0])
@@ -84,11 +88,10 @@ class PassPlanner:
         moved = self._moved_away(twins(news, tree, base), tree)
         held = self.deletes.hold(
             base.files.keys() - tree.files.keys() if scanned is None else scope.paths | moved,
-            tree,
-            previous,
+            (tree, previous, scanned),
             base,
-            now_ns=time.time_ns(),
-            confirm_ns=0 if dry_run else int(self.options.settle_s * NS_PER_S),
+            now_ns=now_ns,
+            confirm_ns=confirm_ns,
             exists=lambda p: _exists(self.options.root, previous or tree, p),
             stable_inodes=traits.stable_inodes,
         )
