@@ -176,17 +176,22 @@ class PassPlanner:
         self.audit_missed += len(missed)
 
     def _recent(self, action: m.Action) -> bool:
+        """A local entry of the action changed within the debounce window (a file by its own
+        times; a path with no file by its folder's, which a delete or a move out updates)."""
         window_ns = int((self.options.quiet_s + self.options.max_wait_s + 1.0) * NS_PER_S)
         since = time.time_ns() - window_ns
-        root = self.options.root
         for p in action_paths(action):
-            for path in (root / p.folder / p.name, root / p.folder):
+            try:
+                st = os.lstat(self.options.root / p.folder / p.name)
+            except FileNotFoundError:
                 try:
-                    st = os.lstat(path)
+                    st = os.lstat(self.options.root / p.folder)
                 except OSError:
                     continue
-                if max(st.st_mtime_ns, st.st_ctime_ns) >= since:
-                    return True
+            except OSError:
+                continue
+            if max(st.st_mtime_ns, st.st_ctime_ns) >= since:
+                return True
         return False
 
 
