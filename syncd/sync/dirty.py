@@ -169,19 +169,32 @@ class Held:
     next_ns: int | None  # when the next confirmation is due
 
 
+MAX_PENDING_NS = 30 * 1_000_000_000  # deletes that keep coming are confirmed at least this often
+
+
 class PendingDeletes:
     """A base path missing from a scan is a *pending* delete: the planner keeps seeing its last
-    entry until, `confirm_ns` later, a rescan of its folder and a second lstat still find
-    nothing there. A path whose inode shows up at another path is a move (planned at once, as
-    a rename). A confirmed path stays confirmed until it is seen again or leaves the base."""
+    entry until no new delete has been seen for `confirm_ns` and a rescan of its folder and a
+    second lstat still find nothing there. All pending deletes are confirmed together, so a
+    big delete seen over several scans still meets the big-delete gate as one. A path whose
+    inode shows up at another path is a move (planned at once, as a rename). A confirmed path
+    stays confirmed until it is seen again or leaves the base."""
 
     def __init__(self) -> None:
-        self.since: dict[m.RelPath, int] = {}
+        self.since: dict[m.RelPath, int] = {}  # when each was first missed
         self.confirmed: set[m.RelPath] = set()
+        self.newest_ns = 0  # when the newest pending delete was first missed
+
+    def due_at(self, confirm_ns: int) -> int | None:
+        if not self.since:
+            return None
+        oldest = min(self.since.values())
+        return min(self.newest_ns + confirm_ns, oldest + max(MAX_PENDING_NS, 10 * confirm_ns))
 
     def due(self, now_ns: int, confirm_ns: int) -> set[str]:
-        """Folders to rescan now: a pending delete there is due for its second look."""
-        return {p.folder for p, since in self.since.items() if now_ns - since >= confirm_ns}
+        """Folders to rescan now: their pending deletes are due for the second look."""
+        at = self.due_at(confirm_ns)
+        return {p.folder for p in self.since} if at is not None and now_ns >= at else set()
 
     def hold(
         self,
@@ -205,33 +218,28 @@ class PendingDeletes:
             if p not in base.files or (seen and p in tree.files):
                 self.since.pop(p, None)
                 self.confirmed.discard(p)
-            elif p in self.since and not seen:  # its put-back entry was copied: still pending
-                held.next_ns = _sooner(held.next_ns, self.since[p] + confirm_ns)
-            elif p not in tree.files and p not in self.confirmed:
+            elif seen and p not in tree.files and p not in self.confirmed:
                 missing.append(p)
-        if not missing:
-            return held
-        inodes = {f.inode: p for p, f in tree.files.items()} if stable_inodes else {}
-        moved_folders = _moved_folders(tree, base) if stable_inodes else set()
+                if p not in self.since:
+                    self.since[p] = self.newest_ns = now_ns
+        # (a pending path in a folder not looked at keeps its put-back entry, copied)
+        at = self.due_at(confirm_ns)
+        is_due = at is not None and now_ns >= at
+        inodes = {f.inode: p for p, f in tree.files.items()} if stable_inodes and missing else {}
+        moved_folders = _moved_folders(tree, base) if stable_inodes and missing else set()
         for p in missing:
             moved_to = inodes.get(base.files[p].inode)
-            since = self.since.setdefault(p, now_ns)
-            gone = now_ns - since >= confirm_ns and not exists(p)
-            if moved_to is not None or p.folder in moved_folders or gone:
+            if moved_to is not None or p.folder in moved_folders or (is_due and not exists(p)):
                 del self.since[p]
                 self.confirmed.add(p)
                 held.dirty.update(q for q in (p, moved_to) if q is not None)
                 continue
-            if now_ns - since >= confirm_ns:
+            if is_due:
                 held.rescan.add(p.folder)  # there after all: the scan raced it
-                self.since[p] = since = now_ns
+                self.since[p] = self.newest_ns = now_ns
             _put_back(tree, previous, base, p)
-            held.next_ns = _sooner(held.next_ns, since + confirm_ns)
+        held.next_ns = self.due_at(confirm_ns)
         return held
-
-
-def _sooner(a: int | None, b: int) -> int:
-    return b if a is None else min(a, b)
 
 
 def _moved_folders(tree: m.LocalTree, base: m.BaseTree) -> set[str]:
