@@ -228,7 +228,7 @@ class PendingDeletes:
         inodes = {f.inode: p for p, f in tree.files.items()} if stable_inodes and missing else {}
         moved_folders = _moved_folders(tree, base) if stable_inodes and missing else set()
         for p in missing:
-            moved_to = inodes.get(base.files[p].inode)
+            moved_to = _moved_to(base.files[p], inodes, tree)
             if moved_to is not None or p.folder in moved_folders or (is_due and not exists(p)):
                 del self.since[p]
                 self.confirmed.add(p)
@@ -240,6 +240,20 @@ class PendingDeletes:
             _put_back(tree, previous, base, p)
         held.next_ns = self.due_at(confirm_ns)
         return held
+
+
+def _moved_to(b: m.BaseFile, inodes: dict[int, m.RelPath], tree: m.LocalTree) -> m.RelPath | None:
+    """Where the file moved: its inode at another path with its content (a freed inode number
+    is soon reused by a new file)."""
+    q = inodes.get(b.inode)
+    f = tree.files.get(q) if q is not None else None
+    if (
+        f is None
+        or (f.sha256 or b.sha256) != b.sha256
+        or (f.size, f.mtime_ns) != (b.size, b.mtime_ns)
+    ):
+        return None
+    return q
 
 
 def _moved_folders(tree: m.LocalTree, base: m.BaseTree) -> set[str]:

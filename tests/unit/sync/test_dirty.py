@@ -86,3 +86,12 @@ def test_action_paths_cover_both_ends_and_the_conflict_copy() -> None:
     remote = m.RemoteFile(A[0], "id0", "fa", 1, "h2", 5, 2)
     keep = m.KeepBoth(m.LocalFile(A[0], 1, 6, 100), remote, "c.jpg")
     assert action_paths(keep) == {A[0], m.RelPath("A", "c.jpg")}
+
+
+def test_a_new_file_that_reuses_a_deleted_files_inode_is_not_a_move() -> None:
+    base = _base(A[:1])
+    tree = _tree(base, [])
+    new = m.RelPath("A", "new.jpg")  # ext4 hands the freed inode number to the next file
+    tree.files[new] = m.LocalFile(new, 3, 77, 100, "other")
+    assert _hold(PendingDeletes(), base, tree, 10.0, {A[0]}) == set()
+    assert A[0] in tree.files, "still a pending delete"
