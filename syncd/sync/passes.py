@@ -79,7 +79,8 @@ class PassPlanner:
             mappings[folder].pop(disk, None)
         tree, remote = result.tree, self.mirror.tree()
         touched = self.mirror.take_touched()
-        hinted = scanned if scanned is not None else (audit or set())
+        # an audit's scan is full: its dirty set is what an incremental pass would have had
+        hinted = scanned if scanned is not None else (audit or set()) | self.rescan_next
         scope = pass_scope(
             previous, tree, remote, base, hinted, (touched.paths, touched.folders), self.follow_ups
         )

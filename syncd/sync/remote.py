@@ -202,38 +202,17 @@ class RemoteMirror:
 
 @dataclass(frozen=True)
 class FeedDelta:
-    """What one pull brought: how many changes, the local folders they touch (None: a
-    folder itself changed or the library was re-read, so look at everything), and whether a
-    re-read found the server *behind* our cursor (restored from an older backup)."""
+    """What one pull brought: how many changes, whether a re-read found the server *behind*
+    our cursor (restored from an older backup), and the rows the state DB must learn. The
+    paths the changes touch are recorded by the mirror itself (`take_touched`)."""
 
     applied: int
-    folders: frozenset[str] | None
     rewound: bool = False
     rows: tuple[DurableRow, ...] = ()  # what the state DB's copy must learn
     snapshot: bool = False  # rows are the whole library: replace the copy
 
     def __bool__(self) -> bool:
         return self.applied > 0
-
-
-def touched_folders(mirror: RemoteMirror, change: Change) -> set[str] | None:
-    """Folder names a change touches (old and new place of a file), read before it is
-    applied; None when a folder was created, renamed or deleted."""
-    if change.type == "folder":
-        known = mirror.folders.get(change.id)
-        same = (
-            known is not None
-            and isinstance(change.object, Folder)
-            and (known.name, known.rev) == (change.object.name, change.object.rev)
-        )
-        if same:
-            return set()  # repeated for ordering (see the server's feed); no change
-        return None
-    names: set[str] = set()
-    for file in (mirror.files.get(change.id), change.object):
-        if isinstance(file, File) and file.folder_id in mirror.folders:
-            names.add(mirror.folders[file.folder_id].name)
-    return names
 
 
 MAX_EXPIRED_RESTARTS = 5
@@ -275,21 +254,14 @@ async def pull_changes(
         rewound = bool(exc.details.get("rewound"))
         log.warning("cursor_expired", cursor=mirror.cursor, rewound=rewound)
         return await reread(client, mirror, page_limit, rewound=rewound)
-    folders: set[str] | None = set()
     objects: dict[tuple[str, str], None] = {}  # touched (kind, id), in order
     for change in read.changes:  # no await from here on: passes see all of it or none
-        touched = touched_folders(mirror, change)
-        folders = None if folders is None or touched is None else folders | touched
         objects[(change.type, change.id)] = None
         if change.type == "folder" and change.op == "delete":  # its files go with it
             objects.update({("file", f.id): None for f in mirror.files_in(change.id)})
         mirror.apply(change)
     mirror.cursor, mirror.epoch = read.cursor, read.epoch
-    return FeedDelta(
-        len(read.changes),
-        None if folders is None else frozenset(folders),
-        rows=tuple(mirror.rows(objects)),
-    )
+    return FeedDelta(len(read.changes), rows=tuple(mirror.rows(objects)))
 
 
 async def reread(
@@ -322,5 +294,5 @@ async def reread(
             log.warning("server_rewound", cursor=mirror.cursor, server_cursor=staging.cursor)
         mirror.replace_with(staging)
         log.info("library_reread", files=len(mirror.files), folders=len(mirror.folders))
-        return FeedDelta(len(read.changes), None, rewound, rows=rows, snapshot=True)
+        return FeedDelta(len(read.changes), rewound, rows=rows, snapshot=True)
     raise TransportError("the change feed keeps expiring; retrying later")
