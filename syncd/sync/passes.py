@@ -68,7 +68,7 @@ class PassPlanner:
         base = self.db.load_base()
         mappings = parse_mappings(self.db.mappings())
         previous = self.local
-        confirm_ns = 0 if dry_run else int(self.options.settle_s * NS_PER_S)
+        confirm_ns = 0 if dry_run else self._confirm_ns()
         now_ns = time.time_ns()
         scanned = None
         if only is not None and previous is not None:
@@ -111,6 +111,12 @@ class PassPlanner:
             self._audit(planned, self._plan(tree, remote, base, traits, hostname, dirty))
         folders = None if scanned is None else {p.folder for p in dirty} | scanned
         return Planned(planned, result, remote, mappings, folders)
+
+    def _confirm_ns(self) -> int:
+        """How long a local delete stays pending: settle_s, and at least the watcher's longest
+        delay, so the other end of a move (hinted in the same batch) is seen first."""
+        o = self.options
+        return int(max(o.settle_s, o.quiet_s + o.max_wait_s) * NS_PER_S)
 
     def after(self, planned: m.Plan, executed: list[m.Action]) -> None:
         """Every path the plan acted on is dirty for the next pass (retries, waits, re-plans);

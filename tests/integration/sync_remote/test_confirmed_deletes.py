@@ -52,7 +52,7 @@ async def _passes(engine: Engine, count: int) -> None:
 
 async def _engine(client: ApiClient, tmp_path: Path, settle_s: float) -> Engine:
     """As the daemon opens it: account, state DB, the remote mirror pulled."""
-    options = EngineOptions(root=tmp_path / "root", settle_s=settle_s)
+    options = EngineOptions(root=tmp_path / "root", settle_s=settle_s, quiet_s=0.1, max_wait_s=0.3)
     return await open_engine(options, client, StatusBoard(), tmp_path / "state")
 
 
