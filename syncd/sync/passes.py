@@ -86,7 +86,9 @@ class PassPlanner:
         )
         full = scanned is None or touched.everything
         news = tree.files if scanned is None else scope.paths
-        moved = self._moved_away(twins(news, tree, base), tree)
+        # (a pending delete's entry is one we put back: it is known to be gone)
+        seen_twice = [q for q in twins(news, tree, base) if q not in self.deletes.since]
+        moved = self._moved_away(seen_twice, tree)
         held = self.deletes.hold(
             base.files.keys() - tree.files.keys() if scanned is None else scope.paths | moved,
             (tree, previous, scanned),
