@@ -118,6 +118,11 @@ def render_plain(snap: dict[str, Any]) -> str:
         lines.append(f"  renamed on this disk: {item['path']}: {item['reason']}")
     for e in snap["errors"]:
         lines.append(f"  error {_ago(e['at'], now)}: {e['path']}: {e['reason']}")
+    if snap.get("audit_missed"):
+        lines.append(
+            f"  audit: {plural(snap['audit_missed'], 'change')} found only by the periodic full"
+            " scan (a syncd bug: please report it with the log's audit_found_missed_change lines)"
+        )
     lines += [f"  recent: {describe(e)}" for e in (snap.get("activity") or [])[-SHOWN_ACTIVITY:]]
     return "\n".join(lines)
 

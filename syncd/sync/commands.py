@@ -180,9 +180,9 @@ async def _passes(engine: Any, dry_run: bool) -> int:
         if result.progressed:
             await engine.pull()
             continue
-        if result.gated.unsettled_next_ns is None:
+        if result.wake_at_ns is None:
             break
-        await asyncio.sleep(max(0.05, (result.gated.unsettled_next_ns - time.time_ns()) / NS_PER_S))
+        await asyncio.sleep(max(0.05, (result.wake_at_ns - time.time_ns()) / NS_PER_S))
     engine.sweep_temp_files(set())
     for path, reason in failed:
         click.echo(f"syncd: not synced: {path}: {reason}", err=True)

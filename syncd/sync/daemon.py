@@ -53,13 +53,21 @@ class Faults:
         self.in_a_row = 0
 
 
+@dataclass(frozen=True)
+class Wake:
+    only: set[str] | None  # folders to rescan; None: all (a full scan and a full plan)
+    audit: set[str] | None  # a periodic audit: the folders the watcher hinted before it
+
+
 @dataclass
 class Wakeups:
-    """What the loop should look at next: folders hinted by the watcher, or everything."""
+    """What the loop should look at next: folders hinted by the watcher (the engine adds the
+    dirty paths it knows), everything, or everything as an audit."""
 
     event: asyncio.Event = field(default_factory=asyncio.Event)
     folders: set[str] = field(default_factory=set)
     full: bool = True
+    audit_due: bool = False
 
     def hint(self, folders: set[str] | None) -> None:
         if folders is None:
@@ -68,11 +76,16 @@ class Wakeups:
             self.folders |= folders
         self.event.set()
 
-    def take(self) -> set[str] | None:
-        only = None if self.full else set(self.folders)
-        self.full, self.folders = False, set()
+    def audit(self) -> None:
+        self.audit_due = True
+        self.event.set()
+
+    def take(self) -> Wake:
+        audit = set(self.folders) if self.audit_due and not self.full else None
+        only = None if self.full or self.audit_due else set(self.folders)
+        self.full, self.audit_due, self.folders = False, False, set()
         self.event.clear()
-        return only
+        return Wake(only, audit)
 
 
 async def open_engine(
@@ -192,8 +205,9 @@ class Daemon:
                     self.wakeups.hint(None)  # reachable again: a pass resets the state
                 if delta:
                     await self.engine.refresh_account()
-                    # Only the folders the changes touch are rescanned (the plan is global).
-                    self.wakeups.hint(None if delta.folders is None else set(delta.folders))
+                    # The mirror recorded the paths the changes touch: a pass plans those (a
+                    # re-read: everything).
+                    self.wakeups.hint(None if delta.snapshot else set())
             except Unauthorized:
                 self._auth_failed()
                 await asyncio.sleep(AUTH_RETRY_S)
@@ -218,9 +232,10 @@ class Daemon:
             self.wakeups.hint(None if batch.full_rescan else set(batch.folders))
 
     async def periodic(self) -> None:
+        """The audit: a full scan and full plan, checked against what the dirty sets held."""
         while True:
             await asyncio.sleep(self.rescan_interval_s)
-            self.wakeups.hint(None)
+            self.wakeups.audit()
 
     def _timeout_s(self) -> float | None:
         if self.paused or self._next_settle_ns is None:
@@ -236,16 +251,16 @@ class Daemon:
             if self.paused:
                 self.wakeups.event.clear()  # keep the hints for resume; do not spin
                 continue
-            only = self.wakeups.take()
+            wake = self.wakeups.take()
             if self._next_settle_ns is not None and time.time_ns() >= self._next_settle_ns:
-                only, self._next_settle_ns = None, None
-            await self.one_pass(only)
+                self._next_settle_ns = None  # the files waiting are dirty paths already
+            await self.one_pass(wake)
 
-    async def one_pass(self, only: set[str] | None) -> None:
+    async def one_pass(self, wake: Wake) -> None:
         self.board.set_state("syncing")
         sdnotify.status("syncing")
         try:
-            result = await self.engine.reconcile(only)
+            result = await self.engine.reconcile(wake.only, audit=wake.audit)
         except RootMissingError as exc:
             self.board.set_state("stopped", str(exc))
             sdnotify.status(f"stopped: {exc}")
@@ -269,14 +284,15 @@ class Daemon:
             return
         self.faults.cleared()
         report_pass(self.board, self.engine, result, self.notifier)
+        self.board.set_audit_missed(self.engine.passes.audit_missed)
         if self.engine.offline:
             self.board.set_state("offline", "the server is unreachable; retrying")
             await asyncio.sleep(OFFLINE_RETRY_S)
             self.wakeups.hint(None)
             return
-        self._next_settle_ns = result.gated.unsettled_next_ns
+        self._next_settle_ns = result.wake_at_ns
         if result.progressed:
-            self.wakeups.hint(only)  # re-plan: the conflict copy, folder follow-ups...
+            self.wakeups.hint(set())  # re-plan the paths acted on: conflict copy, follow-ups
         elif self.feed_problem is not None:
             self.board.set_state("offline", self.feed_problem)  # local work done, feed not
         elif result.failed:

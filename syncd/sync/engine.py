@@ -29,12 +29,12 @@ from syncd.sync.disknames import DiskNames
 from syncd.sync.executor import RETRY_LATER, Executor, Reporter
 from syncd.sync.gate import Gated, QuotaView, gate
 from syncd.sync.ignore import IgnoreRules
-from syncd.sync.localnames import NameMap, mapping_row, parse_mappings
 from syncd.sync.marker import check_root, write_marker
+from syncd.sync.passes import PassPlanner
 from syncd.sync.planner import plan
 from syncd.sync.remote import FeedDelta, RemoteMirror, pull_changes
 from syncd.sync.rootfs import probe_root
-from syncd.sync.scanner import ScanResult, Skipped, merge_skipped, scan
+from syncd.sync.scanner import Skipped, merge_skipped
 from syncd.sync.settle import SettleTracker
 from syncd.sync.statedb import StateDB
 from syncd.sync.transfer import TEMP_PREFIX
@@ -62,10 +62,18 @@ class PassResult:
     failed: list[tuple[str, str]]
     skipped: list[tuple[str, str]]
     stored_as: list[tuple[str, str]] = field(default_factory=list)  # mapped names + why
+    check_at_ns: int | None = None  # a pending local delete is confirmed then
 
     @property
     def progressed(self) -> bool:
         return self.executed > 0
+
+    @property
+    def wake_at_ns(self) -> int | None:
+        """When a pass has work again without any new event: a file settles, a delete is due
+        for its second look."""
+        times = [t for t in (self.gated.unsettled_next_ns, self.check_at_ns) if t is not None]
+        return min(times, default=None)
 
 
 def _action_path(action: m.Action) -> str:
@@ -78,18 +86,6 @@ def _action_path(action: m.Action) -> str:
 
 def _nothing(_action: m.Action) -> None:
     pass
-
-
-def _may_see_half_a_move(tree: m.LocalTree, base: m.BaseTree, only: set[str]) -> bool:
-    """A partial scan may see one end of a move between folders: the file gone from a
-    rescanned folder, or arrived in one with the inode of a file in a folder not rescanned
-    (still listed there from the previous scan). Planned as is, that is a delete plus a new
-    upload instead of a rename, so the caller rescans everything."""
-    elsewhere = {b.inode for p, b in base.files.items() if p.folder not in only}
-    for path, local in tree.files.items():
-        if path.folder in only and path not in base.files and local.inode in elsewhere:
-            return True
-    return any(p.folder in only and p not in tree.files for p in base.files)
 
 
 def _log_pass(gated: Gated, executed: int, failed: int, took_s: float) -> None:
@@ -119,7 +115,6 @@ class Engine:
         self.mirror = RemoteMirror()
         self.rules = IgnoreRules(options.ignore)
         self.account: Account | None = None
-        self.local: m.LocalTree | None = None
         self.deletes_approved = False
         self.hostname = socket.gethostname()
         self._sem = asyncio.Semaphore(options.transfers)
@@ -142,6 +137,9 @@ class Engine:
         self._inflight_bytes = 0
         self._open_items: set[str] = set()  # paths with an item row, read at a pass's start
         self.on_done: Callable[[m.Action], None] = _nothing  # the daemon's activity log
+        self.passes = PassPlanner(options, db, self.mirror, self.rules)
+        self._done: list[m.Action] = []  # actions executed by the running pass
+        self._swept: set[str] | None = None  # folders the running pass looked at (None: all)
 
     # ---- remote -------------------------------------------------------------------------
 
@@ -224,40 +222,23 @@ class Engine:
 
     # ---- one pass -----------------------------------------------------------------------
 
-    def make_plan(self, only: set[str] | None = None) -> tuple[m.Plan, list[Skipped]]:
-        base = self.db.load_base()
-        mappings = parse_mappings(self.db.mappings())
-        result = self._scan(base, mappings, only)
-        if only is not None and _may_see_half_a_move(result.tree, base, only):
-            result = self._scan(base, mappings, None)
-        for folder, disk in result.stale_mappings:
-            self.db.delete_mapping(mapping_row(folder, disk, "")[0])
-            mappings[folder].pop(disk, None)
-        log.debug("local_scanned", files=len(result.tree.files), hashed=result.hashed)
-        self.local = result.tree
-        self.skipped = merge_skipped(self.skipped, result)
-        remote = self.mirror.tree()
+    def make_plan(
+        self, only: set[str] | None = None, *, audit: set[str] | None = None, dry_run: bool = False
+    ) -> m.Plan:
+        planned = self.passes.plan(
+            only, traits=self.traits, hostname=self.hostname, audit=audit, dry_run=dry_run
+        )
+        self._swept = planned.folders
+        self.skipped = merge_skipped(self.skipped, planned.scan)
         self.executor.names = DiskNames(
-            self.options.root, self.db, self.traits, result.tree, remote, mappings
+            self.options.root,
+            self.db,
+            self.traits,
+            planned.scan.tree,
+            planned.remote,
+            planned.mappings,
         )
-        return self._plan(result.tree, remote, base), self.skipped
-
-    def _scan(self, base: m.BaseTree, mappings: NameMap, only: set[str] | None) -> ScanResult:
-        root, rules = self.options.root, self.rules
-        return scan(
-            root, base, rules, only=only, previous=self.local, traits=self.traits, mappings=mappings
-        )
-
-    def _plan(self, local: m.LocalTree, remote: m.RemoteTree, base: m.BaseTree) -> m.Plan:
-        return plan(
-            local,
-            remote,
-            base,
-            mode=self.options.mode,
-            hostname=self.hostname,
-            now=datetime.now(UTC),
-            traits=self.traits,
-        )
+        return planned.plan
 
     def _gate(self, planned: m.Plan) -> Gated:
         return gate(
@@ -272,25 +253,37 @@ class Engine:
             closed=self.settle.closed(),
         )
 
-    async def reconcile(self, only: set[str] | None = None, dry_run: bool = False) -> PassResult:
+    async def reconcile(
+        self, only: set[str] | None = None, dry_run: bool = False, audit: set[str] | None = None
+    ) -> PassResult:
+        """One pass over the folders in `only` and the dirty paths (None: everything); `audit`:
+        a full pass that also checks the dirty sets held every change (daemon.py)."""
         if dry_run and self.is_first_sync() and not self.options.root.exists():
             # The first sync would create the root: show that plan without creating it.
-            planned = self._plan(m.LocalTree(), self.mirror.tree(), self.db.load_base())
+            planned = plan(
+                m.LocalTree(),
+                self.mirror.tree(),
+                self.db.load_base(),
+                mode=self.options.mode,
+                hostname=self.hostname,
+                now=datetime.now(UTC),
+            )
             return PassResult(self._gate(planned), 0, [], [])
         if not dry_run:
             self.prepare_root()
         self.guard_root(dry_run)
         self.probe_root()
         self.offline = False
-        planned, skipped = self.make_plan(only)
+        planned = self.make_plan(only, audit=audit, dry_run=dry_run)
         gated = self._gate(planned)
-        skipped_pairs = [(str(s.path), s.reason) for s in skipped]
+        skipped_pairs = [(str(s.path), s.reason) for s in self.skipped]
         if dry_run:
             return PassResult(gated, 0, [], skipped_pairs, self.executor.names.stored_as())
         failed: list[tuple[str, str]] = []
         executed, started = 0, time.monotonic()
         # Items are only set at the end of a pass: clear just those, not one DELETE per action.
         self._open_items = {item.path for item in self.db.items()}
+        self._done = []
         for action in gated.run_first:
             executed += await self._run_one(action, failed)
         results = await asyncio.gather(
@@ -302,6 +295,7 @@ class Engine:
             executed += outcome
         for action in gated.run_last:
             executed += await self._run_one(action, failed)
+        self.passes.after(planned, self._done)
         self.held = list(gated.held)
         if gated.held:
             log.warning("deletes_held", count=len(gated.held), max_delete=self.options.max_delete)
@@ -310,13 +304,15 @@ class Engine:
         if executed == 0 and not self.offline:
             self._sweep_orphan_temps()
         stored_as = self.executor.names.stored_as()
-        return PassResult(gated, executed, failed, skipped_pairs, stored_as)
+        return PassResult(
+            gated, executed, failed, skipped_pairs, stored_as, self.passes.next_check_ns
+        )
 
     def _sweep_orphan_temps(self) -> None:
         """Nothing ran this pass, so no download is writing: a temp file of a file the server
         no longer has (deleted during the download, or while we were down) resumes nothing."""
         try:
-            if removed := self.sweep_temp_files(set(self.mirror.files)):
+            if removed := self.sweep_temp_files(set(self.mirror.files), self._swept):
                 log.info("temp_files_swept", count=removed)
         except OSError as exc:
             log.warning("temp_sweep_failed", error=str(exc))
@@ -342,6 +338,7 @@ class Engine:
                 self.db.clear_item(path)
             if isinstance(action, m.Upload):
                 self.settle.forget(action.local.path)
+            self._done.append(action)
             self.on_done(action)
             return 1
         except Unauthorized:
@@ -401,12 +398,15 @@ class Engine:
         self.held = []
         return restored
 
-    def sweep_temp_files(self, keep_ids: set[str]) -> int:
-        """Remove our temp files that no pending download will resume."""
+    def sweep_temp_files(self, keep_ids: set[str], folders: set[str] | None = None) -> int:
+        """Remove our temp files that no pending download will resume (in `folders` only: the
+        ones a pass looked at; None: every folder)."""
         removed = 0
         root = self.options.root
         for folder in root.iterdir() if root.is_dir() else ():
             if not folder.is_dir() or folder.is_symlink():
+                continue
+            if folders is not None and folder.name not in folders:
                 continue
             for entry in os.scandir(folder):
                 if entry.name.startswith(TEMP_PREFIX):

@@ -4,17 +4,15 @@ built are in docs/architecture.md, "Planner")."""
 
 from __future__ import annotations
 
-import posixpath
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
-from syncd.protocol import MAX_NAME_BYTES, name_key
+from syncd.protocol import name_key
 from syncd.sync.model import (
     Action,
     BaseFile,
-    BaseFolder,
     BaseTree,
     DeleteLocal,
     DeleteLocalFolder,
@@ -25,16 +23,12 @@ from syncd.sync.model import (
     ForgetFolder,
     KeepBoth,
     LocalFile,
-    LocalFolder,
     LocalTree,
-    MakeLocalFolder,
     MakeRemoteFolder,
     Plan,
     RecordBase,
-    RecordFolder,
     RelPath,
     RemoteFile,
-    RemoteFolder,
     RemoteTree,
     RenameLocal,
     RenameLocalFolder,
@@ -43,11 +37,12 @@ from syncd.sync.model import (
     RootTraits,
     Upload,
 )
+from syncd.sync.planner_conflicts import conflict_name_in
+from syncd.sync.planner_folders import Folder, decide_folder, resolve_folders
 
 MODES = ("mirror", "backup")
 SAME, CHANGED, NEW, DELETED, ABSENT = "same", "changed", "new", "deleted", "absent"
 _F = TypeVar("_F", LocalFile, RemoteFile, BaseFile)
-MAX_HOST_BYTES = 63  # a DNS label; keeps the stem's share of a 255-byte name large
 
 
 # ---- per-file comparisons --------------------------------------------------------------------
@@ -97,133 +92,6 @@ def _rstate(remote: RemoteFile | None, base: BaseFile | None) -> str:
     return SAME if remote_unchanged(remote, base) else CHANGED
 
 
-# ---- conflict names --------------------------------------------------------------------------
-
-
-def _utf8_prefix(text: str, max_bytes: int) -> str:
-    return text.encode("utf-8")[: max(0, max_bytes)].decode("utf-8", errors="ignore")
-
-
-def conflict_name(name: str, *, hostname: str, now: datetime, taken: Iterable[str] = ()) -> str:
-    """`stem (conflicted copy YYYY-MM-DD HHMMSS host)[ N].ext`, unique against `taken`
-    (compared as the server does, by name_key) and at most MAX_NAME_BYTES: the stem is cut."""
-    return _conflict_name(name, hostname, now, {name_key(t) for t in taken})
-
-
-def _conflict_name(name: str, hostname: str, now: datetime, keys: Container[str]) -> str:
-    host = "".join(ch for ch in hostname if ch != "/" and 0x20 <= ord(ch) != 0x7F) or "host"
-    host = _utf8_prefix(host, MAX_HOST_BYTES)
-    stem, ext = posixpath.splitext(name)
-    tag = f" (conflicted copy {now:%Y-%m-%d %H%M%S} {host})"
-    n = 1
-    while True:
-        suffix = tag + (f" {n}" if n > 1 else "")
-        budget = MAX_NAME_BYTES - len((suffix + ext).encode("utf-8"))
-        if budget < 1:  # absurdly long extension: fold it into the stem and cut that instead
-            stem, ext = name, ""
-            budget = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
-        candidate = _utf8_prefix(stem, budget) + suffix + ext
-        if name_key(candidate) not in keys:
-            return candidate
-        n += 1
-
-
-# ---- folders ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Folder:
-    """One folder under the name it has once the plan's folder actions ran ("final")."""
-
-    final: str
-    base: BaseFolder | None = None
-    local: LocalFolder | None = None
-    remote: RemoteFolder | None = None
-    early: Action | None = None  # make / rename / record, runs before file actions
-    late: str | None = None  # "delete_local" | "delete_remote" | "forget", runs after
-
-
-def _side_name(
-    base_name: str, found: str | None, names: set[str], others: set[str], rename_ok: bool
-) -> tuple[str | None, bool]:
-    """Where a base folder is on one side, and whether by identity (inode / folder id): at the
-    name its identity has (a rename only to a name free in base and on the other side), else
-    at its base name (re-created there), else gone (None)."""
-    if found is not None and (found == base_name or (rename_ok and found not in others)):
-        return found, True
-    return (base_name if base_name in names else None), False
-
-
-def _resolve_folders(
-    local: LocalTree, remote: RemoteTree, base: BaseTree, mode: str
-) -> dict[str, _Folder]:
-    by_inode = {f.inode: f.name for f in sorted(local.folders.values(), key=lambda f: f.name)}
-    by_id = {f.folder_id: f.name for f in remote.folders.values()}
-    lnames, rnames, bnames = set(local.folders), set(remote.folders), set(base.folders)
-    claimed_l: set[str] = set()
-    claimed_r: set[str] = set()
-    out: dict[str, _Folder] = {}
-    for bf in sorted(base.folders.values(), key=lambda f: f.name):
-        lfound, rfound = by_inode.get(bf.inode), by_id.get(bf.folder_id)
-        lfound = None if lfound in claimed_l else lfound
-        rfound = None if rfound in claimed_r else rfound
-        # backup mode never propagates a local rename, so it does not look for one
-        lcur, lid = _side_name(bf.name, lfound, lnames, rnames | bnames, mode == "mirror")
-        rcur, rid = _side_name(bf.name, rfound, rnames, lnames | bnames, True)
-        # A rename applies to the same folder on the other side; when that side deleted or
-        # re-created it, the rename is a change that wins over the delete (as for files):
-        # the renamed folder then counts as a new folder.
-        if lcur not in (None, bf.name) and not rid:
-            lcur, lid = (bf.name if bf.name in lnames else None), False
-        if rcur not in (None, bf.name) and not lid:
-            rcur, rid = (bf.name if bf.name in rnames else None), False
-        final = next((n for n in (lcur, rcur) if n not in (None, bf.name)), bf.name)
-        claimed_l.update([lcur] if lcur else [])
-        claimed_r.update([rcur] if rcur else [])
-        lf = local.folders.get(lcur) if lcur else None
-        rf = remote.folders.get(rcur) if rcur else None
-        out[final] = _Folder(final, bf, lf, rf)
-    for name in sorted(lnames - claimed_l):
-        out.setdefault(name, _Folder(name)).local = local.folders[name]
-    for name in sorted(rnames - claimed_r):
-        out.setdefault(name, _Folder(name)).remote = remote.folders[name]
-    return out
-
-
-def _decide_folder(f: _Folder, lchg: bool, rchg: bool, mode: str) -> None:
-    """Folder action of one folder; lchg / rchg: the side holds changed or new files in it."""
-    mirror = mode == "mirror"
-    b, lf, rf = f.base, f.local, f.remote
-    if b is None:
-        if lf and rf:
-            f.early = RecordFolder(lf, rf)
-        elif lf:
-            f.early = MakeRemoteFolder(lf) if mirror else None
-        elif rf:
-            f.early = MakeLocalFolder(rf)
-    elif lf and rf:
-        if lf.name != b.name:
-            f.early = RenameRemoteFolder(b, lf)
-        elif rf.name != b.name:
-            f.early = RenameLocalFolder(b, rf)
-        elif (lf.inode, rf.folder_id) != (b.inode, b.folder_id):
-            f.early = RecordFolder(lf, rf)
-    elif lf:  # gone remotely
-        if not mirror:
-            f.late = "forget"
-        elif lchg:
-            f.early = MakeRemoteFolder(lf)
-        else:
-            f.late = "delete_local"
-    elif rf:  # gone locally
-        if rchg:
-            f.early = MakeLocalFolder(rf)
-        elif mirror:
-            f.late = "delete_remote"
-    else:
-        f.late = "forget"
-
-
 # ---- the planner -----------------------------------------------------------------------------
 
 
@@ -235,10 +103,11 @@ class _Ctx:
     hostname: str
     now: datetime
     traits: RootTraits
-    folders: dict[str, _Folder]
+    folders: dict[str, Folder]
     local: dict[RelPath, LocalFile]
     remote: dict[RelPath, RemoteFile]
     base: dict[RelPath, BaseFile]
+    sources: tuple[LocalTree, RemoteTree]  # the whole snapshots, for conflict names
     used: set[RelPath] = field(default_factory=set)  # paths a rename already decided
     used_base: set[RelPath] = field(default_factory=set)
     taken: dict[str, set[str]] = field(default_factory=dict)  # name keys per folder + copies made
@@ -261,36 +130,64 @@ class _Ctx:
         self.actions.append((path, seq, action))
 
 
-def _readdress(files: Mapping[RelPath, _F], names: dict[str, str]) -> dict[RelPath, _F]:
-    """The same files keyed (and addressed) by final folder names."""
-    moves = {old: new for old, new in names.items() if old != new}
-    out: dict[RelPath, _F] = {}
-    for p, v in files.items():
-        new = moves.get(p.folder)
-        if new is None:
-            out[p] = v
-        else:
-            q = RelPath(new, p.name)
-            out[q] = replace(v, path=q)
-    return out
+def _readdress(v: _F, q: RelPath) -> _F:
+    return v if v.path == q else replace(v, path=q)
+
+
+@dataclass(frozen=True)
+class _Names:
+    """Final folder name of each side's folder, and back. A folder the side's snapshot does
+    not list (base files whose folder row is gone) keeps its name."""
+
+    to_final: dict[str, str]
+    to_side: dict[str, str]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, str]]) -> _Names:
+        to_final = dict(pairs)
+        return cls(to_final, {final: side for side, final in to_final.items()})
+
+    def final(self, p: RelPath) -> RelPath:
+        return RelPath(self.to_final.get(p.folder, p.folder), p.name)
+
+    def side(self, files: Mapping[RelPath, _F], q: RelPath) -> _F | None:
+        """The file this side has at final path `q`, addressed by `q`."""
+        folder = self.to_side.get(q.folder)
+        if folder is None and q.folder not in self.to_final:
+            folder = q.folder
+        v = None if folder is None else files.get(RelPath(folder, q.name))
+        return None if v is None else _readdress(v, q)
 
 
 def _translate(
-    local: LocalTree, remote: RemoteTree, base: BaseTree, folders: dict[str, _Folder]
+    local: LocalTree,
+    remote: RemoteTree,
+    base: BaseTree,
+    folders: dict[str, Folder],
+    dirty: Collection[RelPath] | None,
 ) -> tuple[dict[RelPath, LocalFile], dict[RelPath, RemoteFile], dict[RelPath, BaseFile]]:
-    """Re-address every file under the final folder names."""
+    """Re-address every file (or only the `dirty` ones) under the final folder names."""
     for tree, what in ((local, local.folders), (remote, remote.folders)):
-        stray = [p for p in tree.files if p.folder not in what]
+        paths: Iterable[RelPath] = tree.files if dirty is None else dirty
+        stray = [p for p in paths if p.folder not in what and p in tree.files]
         if stray:
             raise ValueError(f"planner: files in folders the snapshot does not list: {stray[:3]}")
-    lmap = {f.local.name: f.final for f in folders.values() if f.local}
-    rmap = {f.remote.name: f.final for f in folders.values() if f.remote}
-    bmap = {f.base.name: f.final for f in folders.values() if f.base}
-    return (
-        _readdress(local.files, lmap),
-        _readdress(remote.files, rmap),
-        _readdress(base.files, bmap),
+    sides = (
+        _Names.of((f.local.name, f.final) for f in folders.values() if f.local),
+        _Names.of((f.remote.name, f.final) for f in folders.values() if f.remote),
+        _Names.of((f.base.name, f.final) for f in folders.values() if f.base),
     )
+    lnames, rnames, bnames = sides
+    if dirty is None:
+        finals = {lnames.final(p) for p in local.files}
+        finals.update(rnames.final(p) for p in remote.files)
+        finals.update(bnames.final(p) for p in base.files)
+    else:  # a dirty path, under whichever side's folder it names
+        finals = {names.final(p) for p in dirty for names in sides}
+    lfiles = {q: lf for q in finals if (lf := lnames.side(local.files, q)) is not None}
+    rfiles = {q: rf for q in finals if (rf := rnames.side(remote.files, q)) is not None}
+    bfiles = {q: bf for q in finals if (bf := bnames.side(base.files, q)) is not None}
+    return lfiles, rfiles, bfiles
 
 
 def _changed_folders(ctx: _Ctx) -> tuple[set[str], set[str]]:
@@ -391,7 +288,7 @@ def _decide_file(ctx: _Ctx, p: RelPath) -> None:
     elif lf and rf:  # changed / new on both sides, different bytes
         _keep_both(ctx, p, lf, rf)
     elif b is not None and ls == DELETED and rs == SAME:
-        if ctx.mirror and ctx.folders.get(p.folder, _Folder("")).late != "delete_remote":
+        if ctx.mirror and ctx.folders.get(p.folder, Folder("")).late != "delete_remote":
             ctx.add(p, DeleteRemote(b))  # a remote folder delete takes these files with it
     elif lf and b is not None and rs == DELETED:  # local unchanged
         ctx.add(p, DeleteLocal(lf) if ctx.mirror else ForgetBase(p))
@@ -399,12 +296,26 @@ def _decide_file(ctx: _Ctx, p: RelPath) -> None:
         ctx.add(p, ForgetBase(p))
 
 
+def _taken(ctx: _Ctx, folder: str) -> set[str]:
+    """Name keys in final `folder` on both sides (all of them, also in a dirty-set plan), plus
+    the conflict copies this plan already named there."""
+    if folder not in ctx.taken:  # built on the folder's first conflict
+        local, remote = ctx.sources
+        ctx.taken[folder] = {
+            name_key(p.name)
+            for f in ctx.folders.values()
+            if f.final == folder
+            for side, files in ((f.local, local.files), (f.remote, remote.files))
+            if side is not None
+            for p in files
+            if p.folder == side.name
+        }
+    return ctx.taken[folder]
+
+
 def _keep_both(ctx: _Ctx, p: RelPath, lf: LocalFile, rf: RemoteFile) -> None:
-    if not ctx.taken:  # built once, on the first conflict: name keys per folder, both sides
-        for q in (*ctx.local, *ctx.remote):
-            ctx.taken.setdefault(q.folder, set()).add(name_key(q.name))
-    taken = ctx.taken.setdefault(p.folder, set())
-    name = _conflict_name(p.name, ctx.hostname, ctx.now, taken)
+    taken = _taken(ctx, p.folder)
+    name = conflict_name_in(p.name, ctx.hostname, ctx.now, taken)
     taken.add(name_key(name))
     ctx.add(p, KeepBoth(lf, rf, name))
     if ctx.mirror:  # the copy is a new local file: send it along in the same pass
@@ -412,7 +323,7 @@ def _keep_both(ctx: _Ctx, p: RelPath, lf: LocalFile, rf: RemoteFile) -> None:
         ctx.add(p, Upload(copy, rf.folder_id, None), seq=1)
 
 
-def _late_action(f: _Folder, ctx: _Ctx) -> Action | None:
+def _late_action(f: Folder, ctx: _Ctx) -> Action | None:
     if f.late == "delete_local":
         return DeleteLocalFolder(f.final)
     if f.late == "forget":
@@ -439,15 +350,19 @@ def plan(
     hostname: str,
     now: datetime,
     traits: RootTraits = DEFAULT_TRAITS,
+    dirty: Collection[RelPath] | None = None,
 ) -> Plan:
     """Actions that make local and remote agree, in execution order: folder makes/renames,
     then file actions (sorted by path), then folder deletes/forgets. Pure and deterministic.
-    `traits`: what the root's file system can tell apart (mtime granularity, stable inodes)."""
+    `traits`: what the root's file system can tell apart (mtime granularity, stable inodes).
+    `dirty`: plan only these paths (as any side names them; folders are always planned). The
+    result equals the full plan whenever `dirty` holds every path where the sides differ, at a
+    cost that grows with `dirty`, not with the library."""
     if mode not in MODES:
         raise ValueError(f"unknown sync mode {mode!r}; expected one of {MODES}")
-    folders = _resolve_folders(local, remote, base, mode)
-    lfiles, rfiles, bfiles = _translate(local, remote, base, folders)
-    ctx = _Ctx(mode, hostname, now, traits, folders, lfiles, rfiles, bfiles)
+    folders = resolve_folders(local, remote, base, mode)
+    lfiles, rfiles, bfiles = _translate(local, remote, base, folders, dirty)
+    ctx = _Ctx(mode, hostname, now, traits, folders, lfiles, rfiles, bfiles, (local, remote))
     lchg, rchg = _changed_folders(ctx)
     for f in folders.values():
         # A server folder re-created under the base name is new content there: never delete
@@ -455,7 +370,7 @@ def plan(
         recreated = (
             f.base is not None and f.remote is not None and f.remote.folder_id != f.base.folder_id
         )
-        _decide_folder(f, f.final in lchg, f.final in rchg or recreated, mode)
+        decide_folder(f, f.final in lchg, f.final in rchg or recreated, mode)
     _renames(ctx)
     for p in sorted(set(ctx.local) | set(ctx.remote) | set(ctx.base)):
         _decide_file(ctx, p)

@@ -32,6 +32,16 @@ def remote_file(file: File, folder_name: str) -> RemoteFile:
 
 
 @dataclass
+class Touched:
+    """What changed in the mirror since the engine last looked: file paths (old and new place),
+    folder names (old and new) of folders that changed, or everything (a re-read, a restore)."""
+
+    paths: set[RelPath] = field(default_factory=set)
+    folders: set[str] = field(default_factory=set)
+    everything: bool = True
+
+
+@dataclass
 class RemoteMirror:
     """Folders and files by id, kept current by applying the change feed in order.
 
@@ -44,6 +54,8 @@ class RemoteMirror:
     folders: dict[str, Folder] = field(default_factory=dict)
     files: dict[str, File] = field(default_factory=dict)
     _journal: list[Change] | None = field(default=None, repr=False)
+    touched: Touched = field(default_factory=Touched, repr=False)
+    _tree: RemoteTree | None = field(default=None, repr=False)  # kept current file by file
 
     def apply(self, change: Change) -> None:
         """Apply one feed change. An upsert older than what we hold (a page computed before
@@ -51,19 +63,50 @@ class RemoteMirror:
         table: dict[str, Folder] | dict[str, File] = (
             self.folders if change.type == "folder" else self.files
         )
+        held = table.get(change.id)
+        new = None if change.op == "delete" else change.object
+        if held is not None and new is not None and held.rev > new.rev:
+            return
+        self._touch(held, new)
         if change.op == "delete" or change.object is None:
             table.pop(change.id, None)
             if change.type == "folder":
                 for file_id in [f.id for f in self.files.values() if f.folder_id == change.id]:
                     del self.files[file_id]
-            return
-        held = table.get(change.id)
-        if held is not None and held.rev > change.object.rev:
-            return
-        if change.type == "folder" and isinstance(change.object, Folder):
+        elif change.type == "folder" and isinstance(change.object, Folder):
             self.folders[change.id] = change.object
         elif isinstance(change.object, File):
             self.files[change.id] = change.object
+
+    def _touch(self, held: Folder | File | None, new: Folder | File | None) -> None:
+        """Record where a change lands (before it is applied) and keep the cached tree."""
+        if isinstance(held, Folder) and isinstance(new, Folder) and held.name == new.name:
+            if self._tree is not None:  # a new rev of the same folder (counters)
+                self._tree.folders[new.name] = RemoteFolder(new.name, new.id, new.rev)
+            return
+        if isinstance(held, Folder) or isinstance(new, Folder):  # made, renamed or deleted
+            self.touched.folders.update(o.name for o in (held, new) if isinstance(o, Folder))
+            self._tree = None
+            return
+        for file, add in ((held, False), (new, True)):
+            if not isinstance(file, File) or file.folder_id not in self.folders:
+                continue
+            entry = remote_file(file, self.folders[file.folder_id].name)
+            self.touched.paths.add(entry.path)
+            if self._tree is None:
+                continue
+            there = self._tree.files.get(entry.path)
+            if add and there is not None and there.file_id != file.id:
+                self._tree = None  # two files at one path for a moment: rebuild when asked
+            elif add:
+                self._tree.files[entry.path] = entry
+            elif there is not None and there.file_id == file.id:
+                del self._tree.files[entry.path]
+
+    def take_touched(self) -> Touched:
+        """What changed since the last call (the engine plans those paths)."""
+        touched, self.touched = self.touched, Touched(everything=False)
+        return touched
 
     # ---- our own writes (the executor) ----------------------------------------------------
 
@@ -100,6 +143,7 @@ class RemoteMirror:
         self._journal = None
         self.cursor, self.epoch = staging.cursor, staging.epoch
         self.folders, self.files = staging.folders, staging.files
+        self.touched, self._tree = Touched(), None
 
     # ---- the durable copy (state DB rows: kind, id, JSON) ---------------------------------
 
@@ -115,6 +159,7 @@ class RemoteMirror:
             else:
                 file = File.model_validate_json(data)
                 self.files[file.id] = file
+        self.touched, self._tree = Touched(), None
 
     def rows(self, touched: Iterable[tuple[str, str]] | None = None) -> list[DurableRow]:
         """Rows for the state DB: of `touched` (kind, id) pairs, or of everything (None)."""
@@ -135,6 +180,13 @@ class RemoteMirror:
         return next((f for f in self.folders.values() if f.name == name), None)
 
     def tree(self) -> RemoteTree:
+        """A snapshot for the planner: a copy of the tree kept current change by change (built
+        again only after a folder changed), so later changes do not alter it."""
+        if self._tree is None:
+            self._tree = self._build_tree()
+        return RemoteTree(files=dict(self._tree.files), folders=dict(self._tree.folders))
+
+    def _build_tree(self) -> RemoteTree:
         folders = {
             f.name: RemoteFolder(name=f.name, folder_id=f.id, rev=f.rev)
             for f in self.folders.values()
@@ -150,38 +202,17 @@ class RemoteMirror:
 
 @dataclass(frozen=True)
 class FeedDelta:
-    """What one pull brought: how many changes, the local folders they touch (None: a
-    folder itself changed or the library was re-read, so look at everything), and whether a
-    re-read found the server *behind* our cursor (restored from an older backup)."""
+    """What one pull brought: how many changes, whether a re-read found the server *behind*
+    our cursor (restored from an older backup), and the rows the state DB must learn. The
+    paths the changes touch are recorded by the mirror itself (`take_touched`)."""
 
     applied: int
-    folders: frozenset[str] | None
     rewound: bool = False
     rows: tuple[DurableRow, ...] = ()  # what the state DB's copy must learn
     snapshot: bool = False  # rows are the whole library: replace the copy
 
     def __bool__(self) -> bool:
         return self.applied > 0
-
-
-def touched_folders(mirror: RemoteMirror, change: Change) -> set[str] | None:
-    """Folder names a change touches (old and new place of a file), read before it is
-    applied; None when a folder was created, renamed or deleted."""
-    if change.type == "folder":
-        known = mirror.folders.get(change.id)
-        same = (
-            known is not None
-            and isinstance(change.object, Folder)
-            and (known.name, known.rev) == (change.object.name, change.object.rev)
-        )
-        if same:
-            return set()  # repeated for ordering (see the server's feed); no change
-        return None
-    names: set[str] = set()
-    for file in (mirror.files.get(change.id), change.object):
-        if isinstance(file, File) and file.folder_id in mirror.folders:
-            names.add(mirror.folders[file.folder_id].name)
-    return names
 
 
 MAX_EXPIRED_RESTARTS = 5
@@ -223,21 +254,14 @@ async def pull_changes(
         rewound = bool(exc.details.get("rewound"))
         log.warning("cursor_expired", cursor=mirror.cursor, rewound=rewound)
         return await reread(client, mirror, page_limit, rewound=rewound)
-    folders: set[str] | None = set()
     objects: dict[tuple[str, str], None] = {}  # touched (kind, id), in order
     for change in read.changes:  # no await from here on: passes see all of it or none
-        touched = touched_folders(mirror, change)
-        folders = None if folders is None or touched is None else folders | touched
         objects[(change.type, change.id)] = None
         if change.type == "folder" and change.op == "delete":  # its files go with it
             objects.update({("file", f.id): None for f in mirror.files_in(change.id)})
         mirror.apply(change)
     mirror.cursor, mirror.epoch = read.cursor, read.epoch
-    return FeedDelta(
-        len(read.changes),
-        None if folders is None else frozenset(folders),
-        rows=tuple(mirror.rows(objects)),
-    )
+    return FeedDelta(len(read.changes), rows=tuple(mirror.rows(objects)))
 
 
 async def reread(
@@ -270,5 +294,5 @@ async def reread(
             log.warning("server_rewound", cursor=mirror.cursor, server_cursor=staging.cursor)
         mirror.replace_with(staging)
         log.info("library_reread", files=len(mirror.files), folders=len(mirror.folders))
-        return FeedDelta(len(read.changes), None, rewound, rows=rows, snapshot=True)
+        return FeedDelta(len(read.changes), rewound, rows=rows, snapshot=True)
     raise TransportError("the change feed keeps expiring; retrying later")

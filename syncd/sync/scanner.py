@@ -122,14 +122,22 @@ class _Scan:
     folders: dict[str, LocalFolder] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     hashed: int = 0
-    base_by_inode: dict[int, BaseFile] = field(default_factory=dict)
-    base_names: dict[str, set[str]] = field(default_factory=dict)  # folder -> synced names
     listed: dict[str, set[str]] = field(default_factory=dict)  # mapping folder -> disk names
+    _by_inode: dict[int, BaseFile] | None = None
+    _base_names: dict[str, set[str]] | None = None  # folder -> synced names
 
-    def __post_init__(self) -> None:
-        self.base_by_inode = {b.inode: b for b in self.base.files.values()}
-        for path in self.base.files:
-            self.base_names.setdefault(path.folder, set()).add(path.name)
+    def base_names(self, folder: str) -> set[str]:
+        if self._base_names is None:  # only a scan that lists a folder needs it
+            self._base_names = {}
+            for path in self.base.files:
+                self._base_names.setdefault(path.folder, set()).add(path.name)
+        return self._base_names.get(folder, set())
+
+    def base_by_inode(self, inode: int) -> BaseFile | None:
+        """Built on first use: most scans find every hash by path."""
+        if self._by_inode is None:
+            self._by_inode = {b.inode: b for b in self.base.files.values()}
+        return self._by_inode.get(inode)
 
     def skip(self, rel_disk: str, reason: str) -> None:
         self.skipped.append(Skipped(_display(rel_disk), reason))
@@ -189,7 +197,7 @@ class _Scan:
     def folder(self, entry: os.DirEntry[str], nfc: str, inode: int) -> None:
         disk = None if entry.name == nfc else entry.name
         try:
-            known = self.base_names.get(nfc, ())
+            known = self.base_names(nfc)
             children = self.entries(Path(entry.path), entry.name + "/", known, nfc)
         except (FileNotFoundError, NotADirectoryError):
             return  # removed or replaced while we looked
@@ -250,7 +258,7 @@ class _Scan:
         trusted = p is not None and p.sha256 is not None and not p.racy
         if p is not None and trusted and same((p.size, p.mtime_ns, p.inode), key):
             return p.sha256
-        moved = self.base_by_inode.get(key[2])
+        moved = self.base_by_inode(key[2])
         if moved is not None and same((moved.size, moved.mtime_ns, key[2]), key):
             return moved.sha256
         return None

@@ -114,6 +114,7 @@ class StatusBoard:
         self.stored_as: dict[str, str] = {}  # remote path -> why it has another disk name
         self.errors: deque[ErrorEntry] = deque(maxlen=MAX_ERRORS)
         self.last_sync_at: float | None = None
+        self.audit_missed = 0  # changes only the periodic audit found (each one is a bug)
         self.activity = ActivityLog()
 
     def set_state(self, state: State, reason: str = "") -> None:
@@ -186,6 +187,10 @@ class StatusBoard:
             self.errors.append(ErrorEntry(time.time() if at is None else at, path, reason))
         self.activity.record("failed", path, None, reason)
 
+    def set_audit_missed(self, count: int) -> None:
+        with self._lock:
+            self.audit_missed = count
+
     def synced(self, at: float | None = None) -> None:
         with self._lock:
             self.last_sync_at = time.time() if at is None else at
@@ -205,6 +210,7 @@ class StatusBoard:
                 "stored_as": [{"path": p, "reason": r} for p, r in self.stored_as.items()],
                 "errors": [asdict(e) for e in self.errors],
                 "last_sync_at": self.last_sync_at,
+                "audit_missed": self.audit_missed,
                 "activity": self.activity.recent(ACTIVITY_IN_STATUS),
                 "now": time.time(),
             }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from syncd.protocol import MAX_NAME_BYTES, name_problem
 from syncd.sync import model as m
-from syncd.sync.planner import conflict_name
+from syncd.sync.planner_conflicts import conflict_name
 from tests.unit.sync.helpers import HOST, NOW, kinds, plan_for, settle
 from tests.unit.sync.simulator import World
 

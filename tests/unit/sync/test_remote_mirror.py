@@ -1,6 +1,6 @@
 """The remote mirror applies the change feed (never rolling back our own newer writes), swaps in
-a staging copy in one step, and says which local folders a change touches (so a remote change
-rescans only those folders)."""
+a staging copy in one step, records the paths a change touches (the dirty paths of the next
+pass) and keeps its tree current change by change."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from syncd.protocol import Change, File, Folder
 from syncd.sync.model import RelPath
-from syncd.sync.remote import RemoteMirror, touched_folders
+from syncd.sync.remote import RemoteMirror
 
 
 def _folder(fid: str, name: str, rev: int = 1) -> Folder:
@@ -46,19 +46,31 @@ def _up(obj: Folder | File) -> Change:
     return Change(seq=9, type=kind, op="upsert", id=obj.id, object=obj)
 
 
+X, Y = RelPath("A", "x.jpg"), RelPath("B", "y.jpg")
+
+
 @pytest.mark.parametrize(
-    ("change", "expected"),
+    ("change", "paths", "folders"),
     [
-        (_up(_file("y", "fb", "y.jpg")), {"B"}),  # new file in B
-        (_up(_file("x", "fb", "x.jpg", rev=2)), {"A", "B"}),  # moved A -> B
-        (Change(seq=9, type="file", op="delete", id="x"), {"A"}),  # deleted from A
-        (_up(_folder("fa", "A renamed", rev=2)), None),  # folder renamed: everything
-        (_up(_folder("fc", "C")), None),  # new folder: everything
-        (_up(_folder("fa", "A")), set()),  # repeated for ordering, unchanged
+        (_up(_file("y", "fb", "y.jpg")), {Y}, set()),  # new file in B
+        (_up(_file("x", "fb", "x.jpg", rev=2)), {X, RelPath("B", "x.jpg")}, set()),  # moved
+        (Change(seq=9, type="file", op="delete", id="x"), {X}, set()),  # deleted from A
+        (_up(_folder("fa", "A renamed", rev=2)), set(), {"A", "A renamed"}),  # all its paths
+        (_up(_folder("fc", "C")), set(), {"C"}),  # new folder
+        (Change(seq=9, type="folder", op="delete", id="fa"), set(), {"A"}),
+        (_up(_folder("fa", "A", rev=2)), set(), set()),  # counters changed, not its paths
+        (_up(_file("x", "fa", "x.jpg", rev=0)), set(), set()),  # older than held: ignored
     ],
 )
-def test_touched_folders(change: Change, expected: set[str] | None) -> None:
-    assert touched_folders(_mirror(), change) == expected
+def test_touched_paths(change: Change, paths: set[RelPath], folders: set[str]) -> None:
+    mirror = _mirror()
+    mirror.take_touched()
+    tree = mirror.tree()  # kept current from here on
+    mirror.apply(change)
+    touched = mirror.take_touched()
+    assert (touched.paths, touched.folders, touched.everything) == (paths, folders, False)
+    assert mirror.tree() == mirror._build_tree(), "the kept tree equals a rebuilt one"
+    assert tree != mirror.tree() or not (paths or folders), "a snapshot taken before stays"
 
 
 def test_apply_then_tree_places_files_under_their_folder_names() -> None:
