@@ -6,8 +6,11 @@ replaces the live one only when complete, so a pass never plans against a partia
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from syncd.errors import CursorExpired, TransportError
 from syncd.log import get_logger
@@ -19,7 +22,66 @@ log = get_logger("syncd.remote")
 DurableRow = tuple[str, str, str | None]  # kind ("folder"/"file"), id, JSON (None: deleted)
 
 
-def remote_file(file: File, folder_name: str) -> RemoteFile:
+# The mirror keeps one compact record per server object, not the wire model: a pydantic
+# File with its dict, fields-set and eleven strings costs ~2 KiB, ~5x these (issue 10 item 6).
+@dataclass(frozen=True, slots=True)
+class MirrorFolder:
+    id: str
+    name: str
+    rev: int
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorFile:
+    id: str
+    folder_id: str  # interned: thousands of files share a few folder ids
+    name: str
+    size: int
+    sha256: str
+    mtime_ns: int
+    rev: int
+
+
+Kind = Literal["folder", "file"]
+Record = MirrorFolder | MirrorFile
+# One feed change as the mirror applies it: kind, id, the object's record (None: deleted).
+Entry = tuple[Kind, str, Record | None]
+
+
+def compact(obj: File | Folder) -> Record:
+    if isinstance(obj, Folder):
+        return MirrorFolder(obj.id, obj.name, obj.rev)
+    return MirrorFile(
+        obj.id, sys.intern(obj.folder_id), obj.name, obj.size, obj.sha256, obj.mtime_ns, obj.rev
+    )
+
+
+def entry_of(change: Change) -> Entry:
+    gone = change.op == "delete" or change.object is None
+    return change.type, change.id, None if gone or change.object is None else compact(change.object)
+
+
+def _dump(record: Record) -> str:
+    return json.dumps({name: getattr(record, name) for name in record.__slots__})
+
+
+def _load(kind: str, data: str) -> Record:
+    """A state DB row (also the full wire JSON older versions stored: extra keys ignored)."""
+    d = json.loads(data)
+    if kind == "folder":
+        return MirrorFolder(str(d["id"]), str(d["name"]), int(d["rev"]))
+    return MirrorFile(
+        str(d["id"]),
+        sys.intern(str(d["folder_id"])),
+        str(d["name"]),
+        int(d["size"]),
+        str(d["sha256"]),
+        int(d["mtime_ns"]),
+        int(d["rev"]),
+    )
+
+
+def remote_file(file: File | MirrorFile, folder_name: str) -> RemoteFile:
     return RemoteFile(
         path=RelPath(folder_name, file.name),
         file_id=file.id,
@@ -41,48 +103,49 @@ class RemoteMirror:
 
     cursor: int = 0
     epoch: str | None = None  # the server's feed epoch the cursor belongs to
-    folders: dict[str, Folder] = field(default_factory=dict)
-    files: dict[str, File] = field(default_factory=dict)
-    _journal: list[Change] | None = field(default=None, repr=False)
+    folders: dict[str, MirrorFolder] = field(default_factory=dict)
+    files: dict[str, MirrorFile] = field(default_factory=dict)
+    _journal: list[Entry] | None = field(default=None, repr=False)
 
-    def apply(self, change: Change) -> None:
+    def apply(self, change: Change | Entry) -> None:
         """Apply one feed change. An upsert older than what we hold (a page computed before
         our own write) is ignored: revs only grow, so it would roll the mirror back."""
-        table: dict[str, Folder] | dict[str, File] = (
-            self.folders if change.type == "folder" else self.files
+        kind, obj_id, record = entry_of(change) if isinstance(change, Change) else change
+        table: dict[str, MirrorFolder] | dict[str, MirrorFile] = (
+            self.folders if kind == "folder" else self.files
         )
-        if change.op == "delete" or change.object is None:
-            table.pop(change.id, None)
-            if change.type == "folder":
-                for file_id in [f.id for f in self.files.values() if f.folder_id == change.id]:
+        if record is None:
+            table.pop(obj_id, None)
+            if kind == "folder":
+                for file_id in [f.id for f in self.files.values() if f.folder_id == obj_id]:
                     del self.files[file_id]
             return
-        held = table.get(change.id)
-        if held is not None and held.rev > change.object.rev:
+        held = table.get(obj_id)
+        if held is not None and held.rev > record.rev:
             return
-        if change.type == "folder" and isinstance(change.object, Folder):
-            self.folders[change.id] = change.object
-        elif isinstance(change.object, File):
-            self.files[change.id] = change.object
+        if isinstance(record, MirrorFolder):
+            self.folders[obj_id] = record
+        else:
+            self.files[obj_id] = record
 
     # ---- our own writes (the executor) ----------------------------------------------------
 
-    def _own(self, change: Change) -> None:
-        self.apply(change)
+    def _own(self, entry: Entry) -> None:
+        self.apply(entry)
         if self._journal is not None:
-            self._journal.append(change)
+            self._journal.append(entry)
 
     def remember_file(self, file: File) -> None:
-        self._own(Change(seq=0, type="file", op="upsert", id=file.id, object=file))
+        self._own(("file", file.id, compact(file)))
 
     def forget_file(self, file_id: str) -> None:
-        self._own(Change(seq=0, type="file", op="delete", id=file_id))
+        self._own(("file", file_id, None))
 
     def remember_folder(self, folder: Folder) -> None:
-        self._own(Change(seq=0, type="folder", op="upsert", id=folder.id, object=folder))
+        self._own(("folder", folder.id, compact(folder)))
 
     def forget_folder(self, folder_id: str) -> None:
-        self._own(Change(seq=0, type="folder", op="delete", id=folder_id))
+        self._own(("folder", folder_id, None))
 
     # ---- staging --------------------------------------------------------------------------
 
@@ -95,8 +158,8 @@ class RemoteMirror:
     def replace_with(self, staging: RemoteMirror) -> None:
         """Take over a complete staging mirror in one step (no await in between), replaying
         our own writes made while it was read."""
-        for change in self._journal or ():
-            staging.apply(change)
+        for entry in self._journal or ():
+            staging.apply(entry)
         self._journal = None
         self.cursor, self.epoch = staging.cursor, staging.epoch
         self.folders, self.files = staging.folders, staging.files
@@ -109,12 +172,11 @@ class RemoteMirror:
         self.folders = {}
         self.files = {}
         for kind, data in rows:
-            if kind == "folder":
-                folder = Folder.model_validate_json(data)
-                self.folders[folder.id] = folder
+            record = _load(kind, data)
+            if isinstance(record, MirrorFolder):
+                self.folders[record.id] = record
             else:
-                file = File.model_validate_json(data)
-                self.files[file.id] = file
+                self.files[record.id] = record
 
     def rows(self, touched: Iterable[tuple[str, str]] | None = None) -> list[DurableRow]:
         """Rows for the state DB: of `touched` (kind, id) pairs, or of everything (None)."""
@@ -123,15 +185,15 @@ class RemoteMirror:
         out: list[DurableRow] = []
         for kind, obj_id in touched:
             obj = (self.folders if kind == "folder" else self.files).get(obj_id)
-            out.append((kind, obj_id, None if obj is None else obj.model_dump_json()))
+            out.append((kind, obj_id, None if obj is None else _dump(obj)))
         return out
 
     # ---- views ----------------------------------------------------------------------------
 
-    def files_in(self, folder_id: str) -> list[File]:
+    def files_in(self, folder_id: str) -> list[MirrorFile]:
         return [f for f in self.files.values() if f.folder_id == folder_id]
 
-    def folder_by_name(self, name: str) -> Folder | None:
+    def folder_by_name(self, name: str) -> MirrorFolder | None:
         return next((f for f in self.folders.values() if f.name == name), None)
 
     def tree(self) -> RemoteTree:
@@ -164,22 +226,17 @@ class FeedDelta:
         return self.applied > 0
 
 
-def touched_folders(mirror: RemoteMirror, change: Change) -> set[str] | None:
+def touched_folders(mirror: RemoteMirror, change: Change | Entry) -> set[str] | None:
     """Folder names a change touches (old and new place of a file), read before it is
     applied; None when a folder was created, renamed or deleted."""
-    if change.type == "folder":
-        known = mirror.folders.get(change.id)
-        same = (
-            known is not None
-            and isinstance(change.object, Folder)
-            and (known.name, known.rev) == (change.object.name, change.object.rev)
-        )
-        if same:
+    kind, obj_id, record = entry_of(change) if isinstance(change, Change) else change
+    if kind == "folder":
+        if record is not None and record == mirror.folders.get(obj_id):
             return set()  # repeated for ordering (see the server's feed); no change
         return None
     names: set[str] = set()
-    for file in (mirror.files.get(change.id), change.object):
-        if isinstance(file, File) and file.folder_id in mirror.folders:
+    for file in (mirror.files.get(obj_id), record):
+        if isinstance(file, MirrorFile) and file.folder_id in mirror.folders:
             names.add(mirror.folders[file.folder_id].name)
     return names
 
@@ -190,7 +247,7 @@ PAGE_LIMIT = 1000
 
 @dataclass
 class _Read:
-    changes: list[Change]
+    changes: list[Entry]  # compact at once: a re-read holds the whole library here
     cursor: int
     epoch: str | None
 
@@ -204,7 +261,7 @@ async def _read_pages(
     while True:
         page = await client.changes(read.cursor, limit=page_limit, wait_s=wait_s, epoch=read.epoch)
         wait_s = 0
-        read.changes += page.changes
+        read.changes += [entry_of(change) for change in page.changes]
         read.cursor, read.epoch = page.cursor, page.epoch
         if not page.more:
             return read
@@ -225,13 +282,14 @@ async def pull_changes(
         return await reread(client, mirror, page_limit, rewound=rewound)
     folders: set[str] | None = set()
     objects: dict[tuple[str, str], None] = {}  # touched (kind, id), in order
-    for change in read.changes:  # no await from here on: passes see all of it or none
-        touched = touched_folders(mirror, change)
+    for entry in read.changes:  # no await from here on: passes see all of it or none
+        touched = touched_folders(mirror, entry)
         folders = None if folders is None or touched is None else folders | touched
-        objects[(change.type, change.id)] = None
-        if change.type == "folder" and change.op == "delete":  # its files go with it
-            objects.update({("file", f.id): None for f in mirror.files_in(change.id)})
-        mirror.apply(change)
+        kind, obj_id, record = entry
+        objects[(kind, obj_id)] = None
+        if kind == "folder" and record is None:  # its files go with it
+            objects.update({("file", f.id): None for f in mirror.files_in(obj_id)})
+        mirror.apply(entry)
     mirror.cursor, mirror.epoch = read.cursor, read.epoch
     return FeedDelta(
         len(read.changes),
@@ -261,8 +319,8 @@ async def reread(
         except BaseException:
             mirror.stop_journal()
             raise
-        for change in read.changes:
-            staging.apply(change)
+        for entry in read.changes:
+            staging.apply(entry)
         staging.cursor, staging.epoch = read.cursor, read.epoch
         rows = tuple(staging.rows())  # before our own writes are replayed onto it
         rewound = rewound or read.cursor < mirror.cursor
