@@ -256,10 +256,15 @@ async def _read_pages(
     client: ApiClient, cursor: int, epoch: str | None, wait_s: int, page_limit: int
 ) -> _Read:
     """Every change after `cursor` (long-polling up to wait_s for the first page), the cursor
-    after them and the feed epoch. Raises CursorExpired on a 410, on any page."""
+    after them and the feed epoch. Raises CursorExpired on a 410, on any page. A full read
+    (cursor 0) asks for snapshot pages: each within page_limit, even after compaction."""
     read = _Read([], cursor, epoch)
+    snapshot = 0 if cursor == 0 else None
     while True:
-        page = await client.changes(read.cursor, limit=page_limit, wait_s=wait_s, epoch=read.epoch)
+        page = await client.changes(
+            read.cursor, limit=page_limit, wait_s=wait_s, epoch=read.epoch, snapshot=snapshot
+        )
+        snapshot = None if snapshot is None else page.snapshot
         wait_s = 0
         read.changes += [entry_of(change) for change in page.changes]
         read.cursor, read.epoch = page.cursor, page.epoch
