@@ -166,7 +166,7 @@ class RemoteMirror:
 
     # ---- the durable copy (state DB rows: kind, id, JSON) ---------------------------------
 
-    def restore(self, cursor: int, epoch: str | None, rows: list[tuple[str, str]]) -> None:
+    def restore(self, cursor: int, epoch: str | None, rows: Iterable[tuple[str, str]]) -> None:
         """Fill from the state DB's copy (the server's state at `cursor`)."""
         self.cursor, self.epoch = cursor, epoch or None
         self.folders = {}
