@@ -32,10 +32,12 @@ print("IMPORTED " + json.dumps([code, heavy]), file=sys.stderr)
 """
 
 
-def probe(ops_env: OpsEnv, *argv: str) -> tuple[Any, list[str]]:
+def probe(
+    ops_env: OpsEnv, *argv: str, watched: tuple[str, ...] = HEAVY
+) -> tuple[Any, list[str]]:
     """Run `syncd ARGV` in a fresh interpreter; its exit code and the heavy modules it loaded."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
+        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(watched)],
         env=ops_env.env(),
         capture_output=True,
         text=True,
@@ -72,6 +74,12 @@ async def test_socket_commands_with_a_daemon_stay_light(ops_env: OpsEnv) -> None
         for argv in (("status",), ("status", "--json"), ("pause",), ("resume",)):
             code, heavy = await asyncio.to_thread(probe, ops_env, *argv)
             assert (argv, code, heavy) == (argv, 0, [])
+
+
+def test_sync_once_loads_no_watcher_and_no_rich(ops_env: OpsEnv) -> None:
+    """`sync --once` never watches: watchdog (~0.1 s) is imported by `syncd run` only."""
+    _code, heavy = probe(ops_env, "sync", "--help", watched=("watchdog", "rich", "pygments"))
+    assert heavy == []
 
 
 def test_probe_sees_heavy_imports(ops_env: OpsEnv, tmp_path: Path) -> None:
