@@ -32,9 +32,7 @@ print("IMPORTED " + json.dumps([code, heavy]), file=sys.stderr)
 """
 
 
-def probe(
-    ops_env: OpsEnv, *argv: str, watched: tuple[str, ...] = HEAVY
-) -> tuple[Any, list[str]]:
+def probe(ops_env: OpsEnv, *argv: str, watched: tuple[str, ...] = HEAVY) -> tuple[Any, list[str]]:
     """Run `syncd ARGV` in a fresh interpreter; its exit code and the heavy modules it loaded."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(watched)],
