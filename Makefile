@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration e2e bench clean
+.PHONY: demo test lint unit integration e2e bench bench-engine clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,6 +43,12 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/mirror.py --rclone $(BIN)/rclone --out $(BENCH_OUT) $(BENCH_ARGS)
+
+# The engine benchmark (issue 10): latency, no-op sync --once, idle and peak RSS; ~15 min.
+ENGINE_OUT ?= bench/results/engine-$(shell date -u +%Y-%m-%d-%H%M).md
+
+bench-engine: $(STAMP)
+	$(BIN)/python bench/engine.py --out $(ENGINE_OUT) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -9,7 +9,18 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
-import structlog
+# `import structlog` imports structlog.dev, which imports rich (and pygments) when installed:
+# ~0.15 s and several MiB in every process, for pretty tracebacks we never want (exceptions
+# are rendered as plain text before redaction, never with locals). rich is hidden during
+# that one import only; the status commands that draw with rich import it later as usual.
+_hide_rich = "rich" not in sys.modules
+if _hide_rich:
+    sys.modules["rich"] = None  # type: ignore[assignment]  # `import rich` -> ImportError
+try:
+    import structlog
+finally:
+    if _hide_rich:
+        del sys.modules["rich"]
 
 _SECRET_KEYS = re.compile(
     r"(token|authorization|secret|password|api_key|apikey|hmac|signature|cookie)", re.I

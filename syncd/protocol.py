@@ -112,6 +112,10 @@ class ChangesPage(_Wire):
     # cursor; a cursor from another epoch that lies beyond what the server held when it
     # started means the library went back in time (restored from a backup): 410, rewound.
     epoch: str | None = None
+    # Pages of a full read (cursor 0 asked with `snapshot`): the feed head the read started
+    # at; sent back with the next cursor, it lets the read go on below the compaction floor
+    # when no delete after that head was forgotten, so every page stays within `limit`.
+    snapshot: int | None = None
 
 
 class FilesPage(_Wire):

@@ -73,14 +73,25 @@ class _Item:
 
 
 def read_page(
-    db: Db, user_id: str, cursor: int, limit: int, epoch: str | None = None
+    db: Db,
+    user_id: str,
+    cursor: int,
+    limit: int,
+    epoch: str | None = None,
+    snapshot: int | None = None,
 ) -> ChangesPage:
-    """One page of changes after `cursor` (0 = the whole library, folders first)."""
+    """One page of changes after `cursor` (0 = the whole library, folders first).
+
+    `snapshot` (a full read that can go on below the floor): 0 on its first page, then the
+    head that page handed out. A cursor below the floor is fine for such a read as long as
+    the floor is not above that head: every delete it must still learn happened after it
+    started, so its tombstone is newer than the head and was kept."""
     user = db.one("SELECT last_seq, floor_seq FROM users WHERE id=?", user_id)
     if user is None:
         raise CursorExpired("the user no longer exists")
     head, floor = int(user["last_seq"]), int(user["floor_seq"])
-    if cursor < 0 or cursor > head or (0 < cursor < floor):
+    resumable = snapshot is not None and floor <= snapshot <= head
+    if cursor < 0 or cursor > head or (0 < cursor < floor and not resumable):
         raise CursorExpired(
             f"cursor {cursor} is no longer available; re-read from cursor 0",
             cursor=cursor,
@@ -92,9 +103,10 @@ def read_page(
     folder_items = [
         _Item(r["seq"], _upsert("folder", r["id"], r["seq"], folder_model(r))) for r in folders
     ]
-    if cursor == 0 and floor > 0:
-        # The first snapshot page reaches past the floor, so the cursor it hands out is never
-        # below it (a fresh read is not stale: it saw the state, not the forgotten deletes).
+    if cursor == 0 and floor > 0 and snapshot is None:
+        # A client that cannot resume a snapshot below the floor gets every file up to the
+        # floor on its first page, so the cursor it hands out is never below it (a fresh
+        # read is not stale: it saw the state, not the forgotten deletes). Unbounded.
         below = db.one("SELECT COUNT(*) AS n FROM files WHERE user_id=? AND seq<=?", user_id, floor)
         below_n = int(below["n"]) if below is not None else 0
         limit = max(limit, len(folder_items) + below_n + 1)
@@ -121,7 +133,9 @@ def read_page(
         page = _snapshot_page(folder_items, file_items, head, limit)
     else:
         page = _delta_page(folder_items, file_items, tombs, head, limit)
-    return page.model_copy(update={"epoch": epoch})
+    if snapshot is not None:
+        snapshot = head if cursor == 0 else snapshot
+    return page.model_copy(update={"epoch": epoch, "snapshot": snapshot})
 
 
 def _upsert(kind: Literal["folder", "file"], obj_id: str, seq: int, obj: object) -> Change:

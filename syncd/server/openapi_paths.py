@@ -335,6 +335,13 @@ def feed_paths() -> dict[str, Obj]:
                         "the epoch of the page the cursor came from: a cursor into a history "
                         "the server lost (restored from an older backup) answers 410 rewound",
                     ),
+                    param(
+                        "snapshot",
+                        "query",
+                        {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                        "a full read: 0 with cursor 0, then the page's `snapshot`; its pages "
+                        "stay within `limit` and may go on below the compaction floor",
+                    ),
                 ],
             )
         }

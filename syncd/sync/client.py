@@ -201,9 +201,17 @@ class ApiClient:
         await self._json("DELETE", f"/v1/folders/{folder_id}", headers=headers)
 
     async def changes(
-        self, cursor: int, *, limit: int = 1000, wait_s: int = 0, epoch: str | None = None
+        self,
+        cursor: int,
+        *,
+        limit: int = 1000,
+        wait_s: int = 0,
+        epoch: str | None = None,
+        snapshot: int | None = None,
     ) -> ChangesPage:
         params = {"cursor": str(cursor), "limit": str(limit)}
+        if snapshot is not None:
+            params["snapshot"] = str(snapshot)
         if wait_s:
             params["wait"] = str(wait_s)
         if epoch and cursor:

@@ -10,7 +10,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncd.errors import RootMissingError, TransportError, Unauthorized
 from syncd.log import get_logger
@@ -22,7 +22,9 @@ from syncd.sync.gate import NS_PER_S
 from syncd.sync.notify import DesktopNotifier
 from syncd.sync.statedb import StateDB, default_state_path
 from syncd.sync.status import StatusBoard, StatusServer
-from syncd.sync.watcher import Watcher
+
+if TYPE_CHECKING:  # imported where it starts: `sync --once` (which imports this) never watches
+    from syncd.sync.watcher import Watcher
 
 log = get_logger("syncd.daemon")
 LONG_POLL_S = 30
@@ -379,6 +381,8 @@ def _log_task_end(task: asyncio.Task[None]) -> None:
 
 
 async def _supervise(daemon: Daemon, root: Path, stop: asyncio.Event) -> int:
+    from syncd.sync.watcher import Watcher  # watchdog: ~0.1 s of start-up, `syncd run` only
+
     daemon.engine.prepare_root()
     options = daemon.engine.options
     watcher = Watcher(

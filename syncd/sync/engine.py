@@ -29,9 +29,11 @@ from syncd.sync.disknames import DiskNames
 from syncd.sync.executor import RETRY_LATER, Executor, Reporter
 from syncd.sync.gate import Gated, QuotaView, gate
 from syncd.sync.ignore import IgnoreRules
+from syncd.sync.landing import MAX_BATCH_FILES
 from syncd.sync.marker import check_root, write_marker
 from syncd.sync.passes import PassPlanner
 from syncd.sync.planner import plan
+from syncd.sync.pool import gather_bounded
 from syncd.sync.remote import FeedDelta, RemoteMirror, pull_changes
 from syncd.sync.rootfs import probe_root
 from syncd.sync.scanner import Skipped, merge_skipped
@@ -40,6 +42,10 @@ from syncd.sync.statedb import StateDB
 from syncd.sync.transfer import TEMP_PREFIX
 
 log = get_logger("syncd.engine")
+# File actions of one pass in flight at once: each waiting one is a task holding its whole
+# coroutine chain (a few KiB), so 50,000 queued downloads as tasks cost well over 100 MiB.
+# Room for the transfers streaming plus two landing batches (landing.py) waiting to land.
+MAX_PENDING_ACTIONS = 2 * MAX_BATCH_FILES + 64
 
 
 @dataclass
@@ -286,12 +292,12 @@ class Engine:
         self._done = []
         for action in gated.run_first:
             executed += await self._run_one(action, failed)
-        results = await asyncio.gather(
-            *(self._run_limited(a, failed) for a in gated.run_files), return_exceptions=True
+        results = await gather_bounded(
+            lambda a: self._run_limited(a, failed), gated.run_files, MAX_PENDING_ACTIONS
         )
         for outcome in results:
             if isinstance(outcome, BaseException):
-                raise outcome  # Unauthorized, cancellation, or a fault the daemon records
+                raise outcome  # Unauthorized, or a fault the daemon records
             executed += outcome
         for action in gated.run_last:
             executed += await self._run_one(action, failed)

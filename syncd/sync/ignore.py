@@ -3,6 +3,7 @@ the daemon's own files, and the user's gitignore-syntax patterns from config."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import pathspec
@@ -41,6 +42,7 @@ class IgnoreRules:
         self.user_patterns = [p for p in user_patterns if p.strip()]
         lines = [*FIXED_PATTERNS, *ROOT_PATTERNS, f"{TEMP_PREFIX}*", *self.user_patterns]
         self._spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        self._any = _one_regex(self._spec)
 
     def is_ignored(self, rel: str, *, is_dir: bool = False) -> bool:
         rel = rel.strip("/")
@@ -48,4 +50,20 @@ class IgnoreRules:
             return False  # the root itself
         # gitignore: a pattern ending in "/" only matches directories, spelled with a slash.
         candidate = rel + "/" if is_dir else rel
+        if self._any is not None:
+            return self._any.match(candidate) is not None
         return bool(self._spec.match_file(candidate))
+
+
+def _one_regex(spec: pathspec.GitIgnoreSpec) -> re.Pattern[str] | None:
+    """Without negations a path is ignored when any pattern matches: one alternation does in
+    one search what pathspec does pattern by pattern (a tenth of a no-op pass at 20,000
+    files). None (ask pathspec) when a `!pattern` makes the order matter."""
+    regexes = [getattr(p, "regex", None) for p in spec.patterns]
+    if not all(getattr(p, "include", None) is True for p in spec.patterns) or None in regexes:
+        return None
+    # pathspec names a group in every pattern; the names would clash in one alternation.
+    parts = [r.pattern.replace("(?P<ps_d>", "(?:") for r in regexes if r is not None]
+    if not all(part.startswith("^") for part in parts):
+        return None  # anchored, so `match` (one start) is pathspec's `search`
+    return re.compile("|".join(f"(?:{part})" for part in parts))

@@ -6,8 +6,11 @@ replaces the live one only when complete, so a pass never plans against a partia
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from syncd.errors import CursorExpired, TransportError
 from syncd.log import get_logger
@@ -19,7 +22,66 @@ log = get_logger("syncd.remote")
 DurableRow = tuple[str, str, str | None]  # kind ("folder"/"file"), id, JSON (None: deleted)
 
 
-def remote_file(file: File, folder_name: str) -> RemoteFile:
+# The mirror keeps one compact record per server object, not the wire model: a pydantic
+# File with its dict, fields-set and eleven strings costs ~2 KiB, ~5x these (issue 10 item 6).
+@dataclass(frozen=True, slots=True)
+class MirrorFolder:
+    id: str
+    name: str
+    rev: int
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorFile:
+    id: str
+    folder_id: str  # interned: thousands of files share a few folder ids
+    name: str
+    size: int
+    sha256: str
+    mtime_ns: int
+    rev: int
+
+
+Kind = Literal["folder", "file"]
+Record = MirrorFolder | MirrorFile
+# One feed change as the mirror applies it: kind, id, the object's record (None: deleted).
+Entry = tuple[Kind, str, Record | None]
+
+
+def compact(obj: File | Folder) -> Record:
+    if isinstance(obj, Folder):
+        return MirrorFolder(obj.id, obj.name, obj.rev)
+    return MirrorFile(
+        obj.id, sys.intern(obj.folder_id), obj.name, obj.size, obj.sha256, obj.mtime_ns, obj.rev
+    )
+
+
+def entry_of(change: Change) -> Entry:
+    gone = change.op == "delete" or change.object is None
+    return change.type, change.id, None if gone or change.object is None else compact(change.object)
+
+
+def _dump(record: Record) -> str:
+    return json.dumps({name: getattr(record, name) for name in record.__slots__})
+
+
+def _load(kind: str, data: str) -> Record:
+    """A state DB row (also the full wire JSON older versions stored: extra keys ignored)."""
+    d = json.loads(data)
+    if kind == "folder":
+        return MirrorFolder(str(d["id"]), str(d["name"]), int(d["rev"]))
+    return MirrorFile(
+        str(d["id"]),
+        sys.intern(str(d["folder_id"])),
+        str(d["name"]),
+        int(d["size"]),
+        str(d["sha256"]),
+        int(d["mtime_ns"]),
+        int(d["rev"]),
+    )
+
+
+def remote_file(file: File | MirrorFile, folder_name: str) -> RemoteFile:
     return RemoteFile(
         path=RelPath(folder_name, file.name),
         file_id=file.id,
@@ -51,45 +113,51 @@ class RemoteMirror:
 
     cursor: int = 0
     epoch: str | None = None  # the server's feed epoch the cursor belongs to
-    folders: dict[str, Folder] = field(default_factory=dict)
-    files: dict[str, File] = field(default_factory=dict)
-    _journal: list[Change] | None = field(default=None, repr=False)
+    folders: dict[str, MirrorFolder] = field(default_factory=dict)
+    files: dict[str, MirrorFile] = field(default_factory=dict)
+    _journal: list[Entry] | None = field(default=None, repr=False)
     touched: Touched = field(default_factory=Touched, repr=False)
     _tree: RemoteTree | None = field(default=None, repr=False)  # kept current file by file
 
-    def apply(self, change: Change) -> None:
+    def apply(self, change: Change | Entry) -> None:
         """Apply one feed change. An upsert older than what we hold (a page computed before
         our own write) is ignored: revs only grow, so it would roll the mirror back."""
-        table: dict[str, Folder] | dict[str, File] = (
-            self.folders if change.type == "folder" else self.files
+        kind, obj_id, record = entry_of(change) if isinstance(change, Change) else change
+        table: dict[str, MirrorFolder] | dict[str, MirrorFile] = (
+            self.folders if kind == "folder" else self.files
         )
-        held = table.get(change.id)
-        new = None if change.op == "delete" else change.object
-        if held is not None and new is not None and held.rev > new.rev:
+        held = table.get(obj_id)
+        if held is not None and record is not None and held.rev > record.rev:
             return
-        self._touch(held, new)
-        if change.op == "delete" or change.object is None:
-            table.pop(change.id, None)
-            if change.type == "folder":
-                for file_id in [f.id for f in self.files.values() if f.folder_id == change.id]:
+        self._touch(held, record)
+        if record is None:
+            table.pop(obj_id, None)
+            if kind == "folder":
+                for file_id in [f.id for f in self.files.values() if f.folder_id == obj_id]:
                     del self.files[file_id]
-        elif change.type == "folder" and isinstance(change.object, Folder):
-            self.folders[change.id] = change.object
-        elif isinstance(change.object, File):
-            self.files[change.id] = change.object
+        elif isinstance(record, MirrorFolder):
+            self.folders[obj_id] = record
+        else:
+            self.files[obj_id] = record
 
-    def _touch(self, held: Folder | File | None, new: Folder | File | None) -> None:
+    def _touch(self, held: Record | None, new: Record | None) -> None:
         """Record where a change lands (before it is applied) and keep the cached tree."""
-        if isinstance(held, Folder) and isinstance(new, Folder) and held.name == new.name:
+        if (
+            isinstance(held, MirrorFolder)
+            and isinstance(new, MirrorFolder)
+            and held.name == new.name
+        ):
             if self._tree is not None:  # a new rev of the same folder (counters)
                 self._tree.folders[new.name] = RemoteFolder(new.name, new.id, new.rev)
             return
-        if isinstance(held, Folder) or isinstance(new, Folder):  # made, renamed or deleted
-            self.touched.folders.update(o.name for o in (held, new) if isinstance(o, Folder))
+        if isinstance(held, MirrorFolder) or isinstance(
+            new, MirrorFolder
+        ):  # made, renamed, deleted
+            self.touched.folders.update(o.name for o in (held, new) if isinstance(o, MirrorFolder))
             self._tree = None
             return
         for file, add in ((held, False), (new, True)):
-            if not isinstance(file, File) or file.folder_id not in self.folders:
+            if not isinstance(file, MirrorFile) or file.folder_id not in self.folders:
                 continue
             entry = remote_file(file, self.folders[file.folder_id].name)
             self.touched.paths.add(entry.path)
@@ -110,22 +178,22 @@ class RemoteMirror:
 
     # ---- our own writes (the executor) ----------------------------------------------------
 
-    def _own(self, change: Change) -> None:
-        self.apply(change)
+    def _own(self, entry: Entry) -> None:
+        self.apply(entry)
         if self._journal is not None:
-            self._journal.append(change)
+            self._journal.append(entry)
 
     def remember_file(self, file: File) -> None:
-        self._own(Change(seq=0, type="file", op="upsert", id=file.id, object=file))
+        self._own(("file", file.id, compact(file)))
 
     def forget_file(self, file_id: str) -> None:
-        self._own(Change(seq=0, type="file", op="delete", id=file_id))
+        self._own(("file", file_id, None))
 
     def remember_folder(self, folder: Folder) -> None:
-        self._own(Change(seq=0, type="folder", op="upsert", id=folder.id, object=folder))
+        self._own(("folder", folder.id, compact(folder)))
 
     def forget_folder(self, folder_id: str) -> None:
-        self._own(Change(seq=0, type="folder", op="delete", id=folder_id))
+        self._own(("folder", folder_id, None))
 
     # ---- staging --------------------------------------------------------------------------
 
@@ -138,8 +206,8 @@ class RemoteMirror:
     def replace_with(self, staging: RemoteMirror) -> None:
         """Take over a complete staging mirror in one step (no await in between), replaying
         our own writes made while it was read."""
-        for change in self._journal or ():
-            staging.apply(change)
+        for entry in self._journal or ():
+            staging.apply(entry)
         self._journal = None
         self.cursor, self.epoch = staging.cursor, staging.epoch
         self.folders, self.files = staging.folders, staging.files
@@ -147,18 +215,17 @@ class RemoteMirror:
 
     # ---- the durable copy (state DB rows: kind, id, JSON) ---------------------------------
 
-    def restore(self, cursor: int, epoch: str | None, rows: list[tuple[str, str]]) -> None:
+    def restore(self, cursor: int, epoch: str | None, rows: Iterable[tuple[str, str]]) -> None:
         """Fill from the state DB's copy (the server's state at `cursor`)."""
         self.cursor, self.epoch = cursor, epoch or None
         self.folders = {}
         self.files = {}
         for kind, data in rows:
-            if kind == "folder":
-                folder = Folder.model_validate_json(data)
-                self.folders[folder.id] = folder
+            record = _load(kind, data)
+            if isinstance(record, MirrorFolder):
+                self.folders[record.id] = record
             else:
-                file = File.model_validate_json(data)
-                self.files[file.id] = file
+                self.files[record.id] = record
         self.touched, self._tree = Touched(), None
 
     def rows(self, touched: Iterable[tuple[str, str]] | None = None) -> list[DurableRow]:
@@ -168,15 +235,15 @@ class RemoteMirror:
         out: list[DurableRow] = []
         for kind, obj_id in touched:
             obj = (self.folders if kind == "folder" else self.files).get(obj_id)
-            out.append((kind, obj_id, None if obj is None else obj.model_dump_json()))
+            out.append((kind, obj_id, None if obj is None else _dump(obj)))
         return out
 
     # ---- views ----------------------------------------------------------------------------
 
-    def files_in(self, folder_id: str) -> list[File]:
+    def files_in(self, folder_id: str) -> list[MirrorFile]:
         return [f for f in self.files.values() if f.folder_id == folder_id]
 
-    def folder_by_name(self, name: str) -> Folder | None:
+    def folder_by_name(self, name: str) -> MirrorFolder | None:
         return next((f for f in self.folders.values() if f.name == name), None)
 
     def tree(self) -> RemoteTree:
@@ -221,7 +288,7 @@ PAGE_LIMIT = 1000
 
 @dataclass
 class _Read:
-    changes: list[Change]
+    changes: list[Entry]  # compact at once: a re-read holds the whole library here
     cursor: int
     epoch: str | None
 
@@ -230,12 +297,17 @@ async def _read_pages(
     client: ApiClient, cursor: int, epoch: str | None, wait_s: int, page_limit: int
 ) -> _Read:
     """Every change after `cursor` (long-polling up to wait_s for the first page), the cursor
-    after them and the feed epoch. Raises CursorExpired on a 410, on any page."""
+    after them and the feed epoch. Raises CursorExpired on a 410, on any page. A full read
+    (cursor 0) asks for snapshot pages: each within page_limit, even after compaction."""
     read = _Read([], cursor, epoch)
+    snapshot = 0 if cursor == 0 else None
     while True:
-        page = await client.changes(read.cursor, limit=page_limit, wait_s=wait_s, epoch=read.epoch)
+        page = await client.changes(
+            read.cursor, limit=page_limit, wait_s=wait_s, epoch=read.epoch, snapshot=snapshot
+        )
+        snapshot = None if snapshot is None else page.snapshot
         wait_s = 0
-        read.changes += page.changes
+        read.changes += [entry_of(change) for change in page.changes]
         read.cursor, read.epoch = page.cursor, page.epoch
         if not page.more:
             return read
@@ -255,11 +327,12 @@ async def pull_changes(
         log.warning("cursor_expired", cursor=mirror.cursor, rewound=rewound)
         return await reread(client, mirror, page_limit, rewound=rewound)
     objects: dict[tuple[str, str], None] = {}  # touched (kind, id), in order
-    for change in read.changes:  # no await from here on: passes see all of it or none
-        objects[(change.type, change.id)] = None
-        if change.type == "folder" and change.op == "delete":  # its files go with it
-            objects.update({("file", f.id): None for f in mirror.files_in(change.id)})
-        mirror.apply(change)
+    for entry in read.changes:  # no await from here on: passes see all of it or none
+        kind, obj_id, record = entry
+        objects[(kind, obj_id)] = None
+        if kind == "folder" and record is None:  # its files go with it
+            objects.update({("file", f.id): None for f in mirror.files_in(obj_id)})
+        mirror.apply(entry)
     mirror.cursor, mirror.epoch = read.cursor, read.epoch
     return FeedDelta(len(read.changes), rows=tuple(mirror.rows(objects)))
 
@@ -285,8 +358,8 @@ async def reread(
         except BaseException:
             mirror.stop_journal()
             raise
-        for change in read.changes:
-            staging.apply(change)
+        for entry in read.changes:
+            staging.apply(entry)
         staging.cursor, staging.epoch = read.cursor, read.epoch
         rows = tuple(staging.rows())  # before our own writes are replayed onto it
         rewound = rewound or read.cursor < mirror.cursor

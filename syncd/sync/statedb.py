@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -214,13 +215,16 @@ class StateDB:
 
     def _cached_base(self) -> BaseTree:
         if self._base is None:
-            files = {
-                RelPath(r[0], r[1]): BaseFile(RelPath(r[0], r[1]), *r[2:])
-                for r in self._db.execute(
-                    "SELECT folder, name, file_id, folder_id, rev, sha256, size, mtime_ns, inode"
-                    " FROM base_files"
-                )
-            }
+            # Folder names and ids repeat on every row: one string each (sys.intern), not
+            # one per file (issue 10 item 6).
+            intern = sys.intern
+            files: dict[RelPath, BaseFile] = {}
+            for folder, name, file_id, folder_id, *rest in self._db.execute(
+                "SELECT folder, name, file_id, folder_id, rev, sha256, size, mtime_ns, inode"
+                " FROM base_files"
+            ):
+                path = RelPath(intern(folder), name)
+                files[path] = BaseFile(path, file_id, intern(folder_id), *rest)
             folders = {
                 r[0]: BaseFolder(*r)
                 for r in self._db.execute("SELECT name, folder_id, inode FROM base_folders")
@@ -313,10 +317,11 @@ class StateDB:
 
     # ---- the remote mirror's durable copy -------------------------------------------------
 
-    def remote_rows(self) -> tuple[int, str | None, list[tuple[str, str]]]:
-        """(cursor, feed epoch, [(kind, JSON)]) of the persisted remote mirror."""
-        rows = self._db.execute("SELECT kind, data FROM remote_objects").fetchall()
-        return self.cursor(), self._meta("epoch"), [(str(k), str(d)) for k, d in rows]
+    def remote_rows(self) -> tuple[int, str | None, Iterator[tuple[str, str]]]:
+        """(cursor, feed epoch, (kind, JSON) rows) of the persisted remote mirror; the rows
+        are read as they are consumed (a whole library's JSON is never held at once)."""
+        rows: Iterator[tuple[str, str]] = self._db.execute("SELECT kind, data FROM remote_objects")
+        return self.cursor(), self._meta("epoch"), rows
 
     def save_remote(
         self,

@@ -1,6 +1,6 @@
 """Load (issue 6 item 7): the initial sync of a many-file library finishes, with bounded daemon
 memory, while the server keeps answering. 3,000 files in CI, 50,000 with --long; the figures
-(peak RSS, p95 of GET /v1/account) are printed — bench/initial_sync_50k.py measures them."""
+(peak RSS, p95 of GET /v1/account) are printed — bench/engine.py measures them."""
 
 from __future__ import annotations
 

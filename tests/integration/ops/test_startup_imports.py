@@ -1,6 +1,7 @@
 """Commands that only talk to the local status socket (and `syncd --help`) start fast: they
 import neither aiohttp, pydantic-settings nor the server (issue 11; speed itself is measured in
-bench/, this checks the imports that cost most of a second)."""
+bench/, this checks the imports that cost most of a second). The daemon never loads rich
+(issue 10 item 6: start-up time and memory)."""
 
 from __future__ import annotations
 
@@ -31,10 +32,10 @@ print("IMPORTED " + json.dumps([code, heavy]), file=sys.stderr)
 """
 
 
-def probe(ops_env: OpsEnv, *argv: str) -> tuple[Any, list[str]]:
+def probe(ops_env: OpsEnv, *argv: str, watched: tuple[str, ...] = HEAVY) -> tuple[Any, list[str]]:
     """Run `syncd ARGV` in a fresh interpreter; its exit code and the heavy modules it loaded."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
+        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(watched)],
         env=ops_env.env(),
         capture_output=True,
         text=True,
@@ -73,7 +74,40 @@ async def test_socket_commands_with_a_daemon_stay_light(ops_env: OpsEnv) -> None
             assert (argv, code, heavy) == (argv, 0, [])
 
 
+def test_sync_once_loads_no_watcher_and_no_rich(ops_env: OpsEnv) -> None:
+    """`sync --once` never watches: watchdog (~0.1 s) is imported by `syncd run` only."""
+    _code, heavy = probe(ops_env, "sync", "--help", watched=("watchdog", "rich", "pygments"))
+    assert heavy == []
+
+
 def test_probe_sees_heavy_imports(ops_env: OpsEnv, tmp_path: Path) -> None:
     """The probe itself works: a command that needs the server client does load aiohttp."""
     _code, heavy = probe(ops_env, "sync", "--help")
     assert "aiohttp" in heavy
+
+
+DAEMON_PROBE = """
+import importlib, pkgutil, sys
+import syncd.sync
+from syncd import log
+for info in pkgutil.iter_modules(syncd.sync.__path__, "syncd.sync."):
+    importlib.import_module(info.name)
+log.configure("debug", "console")  # the dev renderer a terminal gets
+log.get_logger("t").info("probe_ran")
+log.configure("info", "json")
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("rich", "pygments")), file=sys.stderr)
+"""
+
+
+def test_daemon_modules_never_import_rich(ops_env: OpsEnv) -> None:
+    """structlog pulls rich (and pygments) in for pretty tracebacks we never render: every
+    module of syncd.sync plus both log renderers load neither."""
+    done = subprocess.run(
+        [sys.executable, "-c", DAEMON_PROBE],
+        env=ops_env.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr

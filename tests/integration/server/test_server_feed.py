@@ -157,3 +157,47 @@ async def test_fresh_read_of_a_library_bigger_than_the_feed_window_completes(srv
         if not reply.json["more"]:
             break
     assert seen == ids and pages > 1
+
+
+async def _compacted_library(srv: Srv, files: int) -> tuple[Client, set[str]]:
+    """`files` files after a delete that compaction forgot: the floor is above most files."""
+    alice = srv.user("alice")
+    folder = await alice.folder()
+    ids = {(await alice.upload(folder, f"{i}.jpg", b"%d" % i))["id"] for i in range(files)}
+    doomed = await alice.upload(folder, "doomed.jpg", b"x")
+    await alice.call("DELETE", f"/v1/files/{doomed['id']}")
+    await alice.upload(folder, "late.jpg", b"late")  # the delete is no longer the head
+    assert (await alice.call("POST", "/v1/_test/compact", json={"keep": 1})).status == 200
+    return alice, ids
+
+
+async def test_snapshot_pages_stay_bounded_after_compaction(srv: Srv) -> None:
+    """A full read with `snapshot` gets pages of at most `limit` changes even when the floor
+    is above every file (without it, the first page held every file up to the floor)."""
+    alice, ids = await _compacted_library(srv, 30)
+    cursor, snapshot, seen, sizes = 0, 0, set(), []
+    for _ in range(100):
+        reply = await alice.changes(cursor, limit=5, snapshot=snapshot)
+        assert reply.status == 200, reply.json
+        sizes.append(len(reply.json["changes"]))
+        seen |= {c["id"] for c in reply.json["changes"] if c["type"] == "file"}
+        cursor, snapshot = reply.json["cursor"], reply.json["snapshot"]
+        if not reply.json["more"]:
+            break
+    assert max(sizes) <= 5 + 1 and len(sizes) > 6  # + the one folder on the first page
+    assert ids <= seen
+    old_client_page = (await alice.changes(0, limit=5)).json  # no `snapshot`: as before
+    assert len(old_client_page["changes"]) > 30 and old_client_page["snapshot"] is None
+
+
+async def test_snapshot_read_expires_when_a_delete_it_needs_was_forgotten(srv: Srv) -> None:
+    """A delete made after the read started, then forgotten by compaction: going on below
+    the floor would miss it, so the read must start over (410)."""
+    alice, _ids = await _compacted_library(srv, 10)
+    first = (await alice.changes(0, limit=3, snapshot=0)).json
+    seen = [c for c in first["changes"] if c["type"] == "file"]
+    await alice.call("DELETE", f"/v1/files/{seen[0]['id']}")
+    await alice.upload(await alice.folder("Other"), "x.jpg", b"x")
+    assert (await alice.call("POST", "/v1/_test/compact", json={"keep": 0})).status == 200
+    reply = await alice.changes(first["cursor"], limit=3, snapshot=first["snapshot"])
+    assert (reply.status, reply.code) == (410, "cursor_expired")

@@ -201,11 +201,16 @@ def test_default_state_path_honours_xdg_and_config(
     assert default_state_path("lib-9", tmp_path / "mine") == tmp_path / "mine" / "state.db"
 
 
+def _remote(db: StateDB) -> tuple[int, str | None, list[tuple[str, str]]]:
+    cursor, epoch, rows = db.remote_rows()
+    return cursor, epoch, list(rows)
+
+
 def test_remote_copy_round_trip_applies_deltas_and_whole_reads(db_path: Path) -> None:
     """The remote mirror's copy: a whole read replaces everything, a delta upserts and
     deletes rows; cursor and epoch move in the same transaction; a reopen sees the same."""
     db = StateDB.open(db_path)
-    assert db.remote_rows() == (0, None, [])
+    assert _remote(db) == (0, None, [])
     db.save_remote(
         [("folder", "fo1", '{"f": 1}'), ("file", "fi1", '{"x": 1}'), ("file", "fi2", '{"x": 2}')],
         10,
@@ -221,7 +226,7 @@ def test_remote_copy_round_trip_applies_deltas_and_whole_reads(db_path: Path) ->
     assert (cursor, epoch) == (12, "ep_a")
     assert sorted(rows) == [("file", '{"x": 2}'), ("file", '{"x": 3}'), ("folder", '{"f": 1}')]
     db.save_remote([("file", "fi9", '{"x": 9}')], 3, "ep_b", replace_all=True)  # a re-read
-    assert db.remote_rows() == (3, "ep_b", [("file", '{"x": 9}')])
+    assert _remote(db) == (3, "ep_b", [("file", '{"x": 9}')])
     db.close()
 
 
@@ -236,5 +241,5 @@ def test_v1_cursor_is_dropped_by_the_v2_migration(db_path: Path) -> None:
     conn.execute("INSERT INTO meta (key, value) VALUES ('cursor', '4242')")
     conn.close()
     db = StateDB.open(db_path)
-    assert db.schema_version() == len(MIGRATIONS) and db.remote_rows() == (0, None, [])
+    assert db.schema_version() == len(MIGRATIONS) and _remote(db) == (0, None, [])
     db.close()

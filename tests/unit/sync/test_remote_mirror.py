@@ -8,7 +8,7 @@ import pytest
 
 from syncd.protocol import Change, File, Folder
 from syncd.sync.model import RelPath
-from syncd.sync.remote import RemoteMirror
+from syncd.sync.remote import MirrorFile, MirrorFolder, RemoteMirror, compact
 
 
 def _folder(fid: str, name: str, rev: int = 1) -> Folder:
@@ -36,9 +36,15 @@ def _file(file_id: str, folder_id: str, name: str, rev: int = 1) -> File:
 
 def _mirror() -> RemoteMirror:
     mirror = RemoteMirror()
-    mirror.folders = {"fa": _folder("fa", "A"), "fb": _folder("fb", "B")}
-    mirror.files = {"x": _file("x", "fa", "x.jpg")}
+    mirror.folders = {"fa": MirrorFolder("fa", "A", 1), "fb": MirrorFolder("fb", "B", 1)}
+    mirror.files = {"x": _compact_file("x", "fa", "x.jpg")}
     return mirror
+
+
+def _compact_file(file_id: str, folder_id: str, name: str) -> MirrorFile:
+    record = compact(_file(file_id, folder_id, name))
+    assert isinstance(record, MirrorFile)
+    return record
 
 
 def _up(obj: Folder | File) -> Change:
@@ -101,8 +107,8 @@ def test_replace_with_takes_the_staging_copy_and_replays_our_writes() -> None:
     live.remember_file(_file("up", "fb", "uploaded.jpg"))  # our upload during the re-read
     live.forget_file("x")  # our remote delete during the re-read
     staging = RemoteMirror(cursor=60)
-    staging.folders = {"fa": _folder("fa", "A"), "fb": _folder("fb", "B")}
-    staging.files = {"x": _file("x", "fa", "x.jpg"), "y": _file("y", "fa", "y.jpg")}
+    staging.folders = dict(_mirror().folders)
+    staging.files = {"x": _compact_file("x", "fa", "x.jpg"), "y": _compact_file("y", "fa", "y.jpg")}
     assert set(live.files) == {"up"}  # applied to the live mirror at once
     live.replace_with(staging)
     assert live.cursor == 60
@@ -118,3 +124,15 @@ def test_stopped_journal_is_not_replayed() -> None:
     live.stop_journal()  # the re-read failed: the live mirror keeps its own state
     live.replace_with(RemoteMirror(cursor=7))
     assert live.files == {}
+
+
+def test_rows_restore_round_trip_and_older_full_rows() -> None:
+    """The state DB copy restores to the same compact records; rows written by the versions
+    that stored the whole wire object restore too (their extra keys are ignored)."""
+    mirror = _mirror()
+    restored = RemoteMirror()
+    restored.restore(7, "ep", [(kind, data or "") for kind, _id, data in mirror.rows()])
+    assert (restored.folders, restored.files) == (mirror.folders, mirror.files)
+    old = RemoteMirror()
+    old.restore(7, None, [("file", _file("x", "fa", "x.jpg").model_dump_json())])
+    assert old.files == {"x": _compact_file("x", "fa", "x.jpg")}

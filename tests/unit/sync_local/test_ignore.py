@@ -2,6 +2,8 @@
 user gitignore patterns."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from syncd.sync.ignore import IgnoreRules
 
@@ -48,3 +50,27 @@ def test_blank_user_patterns_are_dropped() -> None:
     rules = IgnoreRules(["", "   "])
     assert rules.user_patterns == []
     assert not rules.is_ignored("Alice/photo.jpg")
+
+
+PLAIN = IgnoreRules(["*.log", "drafts/", "/Private", "build/**/*.o", "a?c"])  # no negation
+
+
+@pytest.mark.parametrize(("path", "is_dir", "ignored", "why"), CASES)
+def test_fast_path_agrees_with_pathspec_on_the_table(
+    path: str, is_dir: bool, ignored: bool, why: str
+) -> None:
+    """Without negations one combined regex answers; it must agree with pathspec."""
+    assert PLAIN._any is not None and RULES._any is None  # RULES has `!keep.log`
+    candidate = path.strip("/") + ("/" if is_dir else "")
+    if path.strip("/"):
+        assert PLAIN.is_ignored(path, is_dir=is_dir) == bool(PLAIN._spec.match_file(candidate))
+
+
+_SEGMENT = st.text(alphabet="abc.log~$#-_/ POrivatedfsbuild*", min_size=1, max_size=12)
+
+
+@given(path=_SEGMENT, is_dir=st.booleans())
+def test_fast_path_agrees_with_pathspec(path: str, is_dir: bool) -> None:
+    candidate = path.strip("/") + ("/" if is_dir else "")
+    if path.strip("/"):
+        assert PLAIN.is_ignored(path, is_dir=is_dir) == bool(PLAIN._spec.match_file(candidate))
