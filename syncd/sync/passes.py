@@ -88,14 +88,15 @@ class PassPlanner:
         news = tree.files if scanned is None else scope.paths
         # (a pending delete's entry is one we put back: it is known to be gone)
         seen_twice = [q for q in twins(news, tree, base) if q not in self.deletes.since]
-        moved = self._moved_away(seen_twice, tree)
+        exact = traits.case_insensitive or traits.normalising
+        moved = self._moved_away(seen_twice, tree, exact)
         held = self.deletes.hold(
             base.files.keys() - tree.files.keys() if scanned is None else scope.paths | moved,
             (tree, previous, scanned),
             base,
             now_ns=now_ns,
             confirm_ns=confirm_ns,
-            exists=lambda p: _exists(self.options.root, previous or tree, p),
+            exists=lambda p: _exists(self.options.root, previous or tree, p, exact),
             stable_inodes=traits.stable_inodes,
         )
         self.rescan_next, self.next_check_ns = held.rescan, held.next_ns
@@ -160,14 +161,17 @@ class PassPlanner:
             dirty=dirty,
         )
 
-    def _moved_away(self, candidates: list[m.RelPath], tree: m.LocalTree) -> set[m.RelPath]:
+    def _moved_away(
+        self, candidates: list[m.RelPath], tree: m.LocalTree, exact: bool
+    ) -> set[m.RelPath]:
         """Base paths a scan saw next to a new file with their inode: still there with that
         inode is a hard link; otherwise the file moved while the scan ran (or out of a folder
         not rescanned), so its old place is dropped and the move is planned as a rename."""
         gone = set()
         for p in candidates:
+            path = disk_path(self.options.root, tree, p)
             try:
-                same = os.lstat(disk_path(self.options.root, tree, p)).st_ino == tree.files[p].inode
+                same = os.lstat(path).st_ino == tree.files[p].inode and _named(path, exact)
             except OSError:
                 same = False
             if not same:
@@ -204,11 +208,21 @@ class PassPlanner:
         return False
 
 
-def _exists(root: Path, tree: m.LocalTree, p: m.RelPath) -> bool:
+def _exists(root: Path, tree: m.LocalTree, p: m.RelPath, exact: bool) -> bool:
+    path = disk_path(root, tree, p)
     try:
-        os.lstat(disk_path(root, tree, p))
+        os.lstat(path)
     except FileNotFoundError:
         return False
     except OSError:
         return True  # cannot tell: not a confirmed delete
-    return True
+    try:
+        return _named(path, exact)
+    except OSError:
+        return True
+
+
+def _named(path: Path, exact: bool) -> bool:
+    """The entry lstat found is spelled `path.name`: on a case-insensitive (or normalising)
+    root `photo.jpg` also finds `PHOTO.jpg`, the new name of a case-only rename."""
+    return not exact or path.name in os.listdir(path.parent)
