@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import syncd.sync.model as m
 
@@ -101,14 +102,14 @@ def rename_partners(
     for p in paths:
         lf, rf, b = tree.files.get(p), remote.files.get(p), base.files.get(p)
         if b is None:
-            if lf is not None and (q := idx.base_by_inode().get(lf.inode)) is not None:
+            if lf is not None and (q := idx.base_by_inode.get(lf.inode)) is not None:
                 out.add(q)
-            if rf is not None and (q := idx.base_by_id().get(rf.file_id)) is not None:
+            if rf is not None and (q := idx.base_by_id.get(rf.file_id)) is not None:
                 out.add(q)
             continue
-        if lf is None and (q := idx.local_by_inode().get(b.inode)) is not None:
+        if lf is None and (q := idx.local_by_inode.get(b.inode)) is not None:
             out.add(q)
-        if rf is None and (q := idx.remote_by_id().get(b.file_id)) is not None:
+        if rf is None and (q := idx.remote_by_id.get(b.file_id)) is not None:
             out.add(q)
     return out - paths
 
@@ -120,30 +121,22 @@ class _Indexes:
     tree: m.LocalTree
     remote: m.RemoteTree
     base: m.BaseTree
-    _bi: dict[int, m.RelPath] | None = None
-    _bf: dict[str, m.RelPath] | None = None
-    _li: dict[int, m.RelPath] | None = None
-    _ri: dict[str, m.RelPath] | None = None
 
+    @cached_property
     def base_by_inode(self) -> dict[int, m.RelPath]:
-        if self._bi is None:
-            self._bi = {b.inode: p for p, b in self.base.files.items()}
-        return self._bi
+        return {b.inode: p for p, b in self.base.files.items()}
 
+    @cached_property
     def base_by_id(self) -> dict[str, m.RelPath]:
-        if self._bf is None:
-            self._bf = {b.file_id: p for p, b in self.base.files.items()}
-        return self._bf
+        return {b.file_id: p for p, b in self.base.files.items()}
 
+    @cached_property
     def local_by_inode(self) -> dict[int, m.RelPath]:
-        if self._li is None:
-            self._li = {f.inode: p for p, f in self.tree.files.items()}
-        return self._li
+        return {f.inode: p for p, f in self.tree.files.items()}
 
+    @cached_property
     def remote_by_id(self) -> dict[str, m.RelPath]:
-        if self._ri is None:
-            self._ri = {r.file_id: p for p, r in self.remote.files.items()}
-        return self._ri
+        return {r.file_id: p for p, r in self.remote.files.items()}
 
 
 def twins(paths: Iterable[m.RelPath], tree: m.LocalTree, base: m.BaseTree) -> list[m.RelPath]:

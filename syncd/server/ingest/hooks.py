@@ -157,6 +157,12 @@ def get_hook(db: Db, hook_id: str) -> Hook | None:
     return None if row is None else _from_row(row)
 
 
+def user_hooks(db: Db, user_id: str) -> list[Hook]:
+    """One user's hooks, oldest first."""
+    rows = db.all("SELECT * FROM ingest_hooks WHERE user_id=? ORDER BY created_ns", user_id)
+    return [_from_row(r) for r in rows]
+
+
 def list_hooks(db: Db) -> list[tuple[Hook, str]]:
     """(hook, user name) pairs, oldest first."""
     rows = db.all(

@@ -40,8 +40,7 @@ def sent_record(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def _pick_hook(user_id: str, wanted: str | None, all_hooks: list[hooks.Hook]) -> hooks.Hook:
-    mine = [h for h in all_hooks if h.user_id == user_id]
+def _pick_hook(mine: list[hooks.Hook], wanted: str | None) -> hooks.Hook:
     if wanted is not None:
         chosen = [h for h in mine if h.id == wanted]
         if not chosen:
@@ -79,7 +78,7 @@ async def send_file(request: web.Request) -> web.Response:
     file = file_row(state, user["id"], request.match_info["file_id"])
     if file["size"] > MAX_SEND_BYTES:
         raise BadRequest("WhatsApp takes files up to 100 MiB", size=file["size"])
-    hook = _pick_hook(user["id"], wanted, [h for h, _ in hooks.list_hooks(state.db)])
+    hook = _pick_hook(hooks.user_hooks(state.db, user["id"]), wanted)
     _can_send(hook)
     send_id, now = new_id("sd"), now_ns()
     with state.db.tx() as conn:
