@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from syncd.errors import ApiError
-from syncd.server.db import Db
 from syncd.server.ingest import commands as ingest_commands
 from syncd.server.quota import parse_size
+from syncd.server.store_options import open_store, store_options
 from syncd.server.users import (
     DEFAULT_MAX_FILE_BYTES,
     create_user,
@@ -19,14 +19,6 @@ from syncd.server.users import (
     set_quota,
 )
 from syncd.units import human_bytes
-
-_DATA = click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Server data directory (same as `syncd serve --data`).",
-)
 
 
 class SizeType(click.ParamType[int]):
@@ -44,11 +36,6 @@ class SizeType(click.ParamType[int]):
 
 
 SIZE = SizeType()
-
-
-def _open(data_dir: Path) -> Db:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return Db(data_dir / "library.db")
 
 
 @click.group()
@@ -72,7 +59,7 @@ def admin() -> None:
     show_default="2GiB",
     help="Largest single file.",
 )
-@_DATA
+@store_options
 def add_user(name: str, quota: int, max_file: int, data_dir: Path) -> None:
     """Create a user; prints the token once, alone on the last line (only a hash is kept).
 
@@ -80,7 +67,7 @@ def add_user(name: str, quota: int, max_file: int, data_dir: Path) -> None:
     Example:
       TOKEN=$(syncd admin add-user alice --quota 5GiB --data ./data | tail -1)
     """
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         user_id, token = create_user(db, name, quota, max_file)
     except ApiError as exc:
@@ -92,7 +79,7 @@ def add_user(name: str, quota: int, max_file: int, data_dir: Path) -> None:
 
 
 @admin.command("list-users")
-@_DATA
+@store_options
 def list_users_cmd(data_dir: Path) -> None:
     """List users with usage and limits.
 
@@ -100,7 +87,7 @@ def list_users_cmd(data_dir: Path) -> None:
     Example:
       syncd admin list-users --data ./data
     """
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         rows = list_users(db)
     finally:
@@ -118,7 +105,7 @@ def list_users_cmd(data_dir: Path) -> None:
 @click.argument("name")
 @click.argument("size", type=SIZE)
 @click.option("--max-file", "max_file", type=SIZE, default=None, help="Also change this.")
-@_DATA
+@store_options
 def set_quota_cmd(name: str, size: int, max_file: int | None, data_dir: Path) -> None:
     """Change a user's storage limit (applies to the running server at once).
 
@@ -126,7 +113,7 @@ def set_quota_cmd(name: str, size: int, max_file: int | None, data_dir: Path) ->
     Example:
       syncd admin set-quota alice 10GiB --data ./data
     """
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         set_quota(db, name, size, max_file)
     except ApiError as exc:
@@ -138,7 +125,7 @@ def set_quota_cmd(name: str, size: int, max_file: int | None, data_dir: Path) ->
 
 @admin.command("rotate-token")
 @click.argument("name")
-@_DATA
+@store_options
 def rotate_token_cmd(name: str, data_dir: Path) -> None:
     """Replace a user's token; the old one stops working at once. Prints the new token.
 
@@ -146,7 +133,7 @@ def rotate_token_cmd(name: str, data_dir: Path) -> None:
     Example:
       syncd admin rotate-token alice --data ./data | tail -1 > ~/.config/syncd/token
     """
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         token = rotate_token(db, name)
     except ApiError as exc:

@@ -154,6 +154,7 @@ def open_app(
     trash_percent: float = DEFAULT_TRASH_PERCENT,
     limits: Limits | None = None,
     blobs_url: str | None = None,
+    db_url: str | None = None,
 ) -> web.Application:
     """Open (or create) the library in `data_dir`, clean crash leftovers, build the app."""
     state = ServerState.open(
@@ -164,6 +165,7 @@ def open_app(
         trash_percent=trash_percent,
         limits=limits,
         blobs_url=blobs_url,
+        db_url=db_url,
     )
     state.blobs.sweep_spool()
     return create_app(state)

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Literal
 
 from syncd.errors import CursorExpired
 from syncd.protocol import Change, ChangesPage
-from syncd.server.db import Db
+from syncd.server.meta import Conn, Db
 from syncd.server.records import file_model, folder_model
 
 DEFAULT_LIMIT = 1000
@@ -21,7 +20,7 @@ MAX_LIMIT = 5000
 MAX_EPOCH_CHARS = 64
 
 
-def next_seq(conn: sqlite3.Connection, user_id: str) -> int:
+def next_seq(conn: Conn, user_id: str) -> int:
     """Allocate the user's next seq (inside the caller's write transaction)."""
     row = conn.execute(
         "UPDATE users SET last_seq = last_seq + 1 WHERE id=? RETURNING last_seq", (user_id,)
@@ -29,9 +28,7 @@ def next_seq(conn: sqlite3.Connection, user_id: str) -> int:
     return int(row[0])
 
 
-def tombstone(
-    conn: sqlite3.Connection, user_id: str, kind: Literal["folder", "file"], obj_id: str
-) -> int:
+def tombstone(conn: Conn, user_id: str, kind: Literal["folder", "file"], obj_id: str) -> int:
     seq = next_seq(conn, user_id)
     conn.execute(
         "INSERT INTO tombstones (user_id, seq, type, obj_id) VALUES (?,?,?,?)",

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from syncd.errors import FileTooLarge, QuotaExceeded
-from syncd.server.db import Db
+from syncd.server.meta import Db
 from syncd.units import human_bytes
 
 _UNITS = {"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}

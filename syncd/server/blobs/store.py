@@ -18,7 +18,7 @@ from syncd.server.blobs.backend import BlobBackend, Reachability
 from syncd.server.blobs.local import LocalBackend
 from syncd.server.blobs.settings import parse_blobs_url
 from syncd.server.blobs.spool import Spool, TempBlob
-from syncd.server.db import Db
+from syncd.server.meta import Db
 
 log = get_logger(__name__)
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sqlite3
 from dataclasses import dataclass
 
 import aiohttp
@@ -17,6 +16,7 @@ from syncd.server.db import now_ns
 from syncd.server.ingest import events, hooks, spool
 from syncd.server.ingest.download import Downloader, Refused, Retryable
 from syncd.server.ingest.model import MediaJob, Outcome
+from syncd.server.meta import Row
 from syncd.server.state import ServerState
 
 log = get_logger(__name__)
@@ -125,7 +125,7 @@ class IngestQueue:
             return MAX_IDLE_WAIT_S
         return min(MAX_IDLE_WAIT_S, max(0.0, (int(row["n"]) - now_ns()) / 1e9))
 
-    async def _process(self, row: sqlite3.Row) -> None:
+    async def _process(self, row: Row) -> None:
         job = MediaJob.model_validate_json(row["job"])
         hook = hooks.get_hook(self.state.db, row["hook_id"])
         if hook is None:
@@ -146,7 +146,7 @@ class IngestQueue:
         else:
             self._finish(row, job, "done", "stored", None, file_id)
 
-    def _retry(self, row: sqlite3.Row, job: MediaJob, reason: str) -> None:
+    def _retry(self, row: Row, job: MediaJob, reason: str) -> None:
         attempts = int(row["attempts"]) + 1
         delays = self.settings.retry_delays_s
         if attempts > len(delays):
@@ -170,7 +170,7 @@ class IngestQueue:
 
     def _finish(
         self,
-        row: sqlite3.Row,
+        row: Row,
         job: MediaJob,
         job_state: str,
         outcome: Outcome,

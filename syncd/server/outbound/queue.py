@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sqlite3
 from dataclasses import dataclass
 
 import aiohttp
@@ -16,6 +15,7 @@ from syncd.errors import ApiError
 from syncd.log import get_logger
 from syncd.server.db import now_ns
 from syncd.server.ingest import hooks
+from syncd.server.meta import Row
 from syncd.server.outbound.gateways import Outgoing, SendFailed, send
 from syncd.server.state import ServerState
 
@@ -81,7 +81,7 @@ class SendQueue:
             return MAX_IDLE_WAIT_S
         return min(MAX_IDLE_WAIT_S, max(0.01, (int(row["n"]) - now_ns()) / 1e9))
 
-    async def _attempt(self, session: aiohttp.ClientSession, row: sqlite3.Row) -> None:
+    async def _attempt(self, session: aiohttp.ClientSession, row: Row) -> None:
         self._update(row, "sending")
         try:
             out, hook = await self._outgoing(row)
@@ -97,7 +97,7 @@ class SendQueue:
             self._update(row, "sent", gateway_message_id=message_id, error=None)
             log.info("send_finished", send_id=row["id"], hook=hooks.short(row["hook_id"]))
 
-    async def _outgoing(self, row: sqlite3.Row) -> tuple[Outgoing, hooks.Hook]:
+    async def _outgoing(self, row: Row) -> tuple[Outgoing, hooks.Hook]:
         hook = hooks.get_hook(self.state.db, row["hook_id"])
         if hook is None:
             raise SendFailed("the hook was removed", retry=False)
@@ -120,7 +120,7 @@ class SendQueue:
         )
         return out, hook
 
-    def _failed(self, row: sqlite3.Row, exc: SendFailed) -> None:
+    def _failed(self, row: Row, exc: SendFailed) -> None:
         attempts = int(row["attempts"]) + 1
         delays = self.settings.retry_delays_s
         if exc.retry and attempts <= len(delays):
@@ -131,7 +131,7 @@ class SendQueue:
         self._update(row, "failed", error=exc.reason, status=exc.status)
         log.warning("send_failed", send_id=row["id"], attempts=attempts, reason=exc.reason)
 
-    def _update(self, row: sqlite3.Row, state: str, **fields: object) -> None:
+    def _update(self, row: Row, state: str, **fields: object) -> None:
         counted = state != "sending"
         with self.state.db.tx() as conn:
             conn.execute(
