@@ -85,7 +85,12 @@ async def _compaction(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             await asyncio.sleep(COMPACT_INTERVAL_S)
-            feed.compact_all(state.db, state.feed_keep)
+            try:
+                with state.db.try_jobs_lock() as mine:  # one instance at a time compacts
+                    if mine:
+                        feed.compact_all(state.db, state.feed_keep)
+            except Exception:  # e.g. database busy: try again next round, keep serving
+                log.exception("feed_compaction_failed")
 
     task = asyncio.create_task(loop())
     yield

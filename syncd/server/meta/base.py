@@ -58,6 +58,9 @@ class Db(ABC):
     reads through `one` / `all` (autocommit outside a transaction, inside it within it)."""
 
     backend: ClassVar[str]
+    # Several server instances may share it: queues then claim work with leases instead of
+    # taking back every claimed job at start (another instance may be working on it).
+    shared: ClassVar[bool]
 
     @abstractmethod
     def tx(self) -> AbstractContextManager[Conn]:

@@ -98,6 +98,7 @@ class _Conn:
 
 class PostgresDb(Db):
     backend = "postgresql"
+    shared = True
 
     def __init__(self, settings: PgSettings) -> None:
         self.settings = settings

@@ -24,6 +24,12 @@ _RANKED = (
 )
 
 
+def fts5_match(words: list[str]) -> str:
+    """An FTS5 expression: every word quoted (so `AND`, `*`, `"` or `NEAR(` are plain words,
+    never FTS syntax) and matched as a prefix; all of them required."""
+    return " ".join('"{}"*'.format(word.replace('"', '""')) for word in words)
+
+
 class _Conn:
     """sqlite3's connection with its IntegrityError translated (callers never import it)."""
 
@@ -42,6 +48,7 @@ class SqliteDb(Db):
     so the admin CLI in another process and the server never interleave half-done writes."""
 
     backend = "sqlite"
+    shared = False  # one server process per data dir
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -95,10 +102,7 @@ class SqliteDb(Db):
         return list(self._wrapped.execute(sql, args).fetchall())
 
     def ranked_search(self, user_id: str, words: list[str], limit: int) -> list[Row]:
-        # Every word quoted (so `AND`, `*`, `"` or `NEAR(` are plain words, never FTS syntax)
-        # and matched as a prefix; all of them required.
-        match = " ".join('"{}"*'.format(word.replace('"', '""')) for word in words)
-        return self.all(_RANKED, match, user_id, limit)
+        return self.all(_RANKED, fts5_match(words), user_id, limit)
 
     @contextmanager
     def try_jobs_lock(self) -> Iterator[bool]:
