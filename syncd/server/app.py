@@ -99,6 +99,16 @@ async def _compaction(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _feed_listener(app: web.Application) -> AsyncIterator[None]:
+    """Long polls here wake when another instance of the same database commits a change."""
+    state = app[STATE_KEY]
+    task = asyncio.create_task(state.db.listen(state.notifier.wake))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _blob_sweep(app: web.Application) -> AsyncIterator[None]:
     """Blobs a crash left unreferenced are removed in the background: listing a bucket
     may take a while, and serving does not wait for it."""
@@ -144,6 +154,7 @@ def create_app(state: ServerState) -> web.Application:
     setup_outbound(app)  # send files to contacts through a hook, and the send queue
     setup_trash(app, state.test_hooks)  # undo window: trash routes and the expiry purge
     app.cleanup_ctx.append(_compaction)
+    app.cleanup_ctx.append(_feed_listener)
     app.cleanup_ctx.append(_blob_sweep)
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)

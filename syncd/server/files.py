@@ -7,7 +7,7 @@ from typing import Literal
 
 from syncd.errors import BadRequest, ConstraintViolation, NameTaken, NotFound
 from syncd.protocol import File, FilesPage, name_key, normalize_name
-from syncd.server import feed, trash
+from syncd.server import feed, quota, trash
 from syncd.server.blobs.spool import TempBlob
 from syncd.server.db import new_id, now_ns
 from syncd.server.folders import check_rev, drop_file_row, folder_row
@@ -164,6 +164,8 @@ async def commit_blob(
                     ),
                 )
             delta = temp.size - (0 if old is None else int(old["size"]))
+            if source == "upload" and state.db.shared:
+                quota.check_commit(conn, user_id, delta)
             conn.execute("UPDATE users SET used_bytes=used_bytes+? WHERE id=?", (delta, user_id))
     except BaseException:
         state.blobs.unpin(temp.sha256)

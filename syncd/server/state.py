@@ -76,7 +76,7 @@ class ServerState:
             db,
             blobs,
             Quotas(db),
-            Notifier(),
+            Notifier(publish=db.announce if db.shared else None),
             feed_keep,
             test_hooks,
             trash_days,

@@ -4,7 +4,7 @@ ranked search, reachability; the row, cursor and connection shapes both backends
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -81,6 +81,16 @@ class Db(ABC):
     def try_jobs_lock(self) -> AbstractContextManager[bool]:
         """Hold the single-runner jobs lock if free (True), for trash purge and compaction;
         False while another instance holds it."""
+
+    @abstractmethod
+    def announce(self, user_id: str) -> None:
+        """Tell every other instance that `user_id`'s library changed (after the commit);
+        never raises: a lost announcement only delays their long polls to their timeout."""
+
+    @abstractmethod
+    async def listen(self, wake: Callable[[str | None], None]) -> None:
+        """Run until cancelled: call `wake(user_id)` for each announcement of another
+        instance, `wake(None)` (every user) after a reconnect that may have missed some."""
 
     @abstractmethod
     async def check(self) -> DbReach:

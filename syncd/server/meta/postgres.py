@@ -5,6 +5,7 @@ write advisory lock; driver errors translated once here into syncd's error tree.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -31,6 +32,7 @@ from syncd.server.meta.settings import SETTING, PgSettings
 
 log = syncd_log.get_logger(__name__)
 CHECK_TIMEOUT_S = 3.0
+FEED_CHANNEL = "syncd_feed"  # NOTIFY payload: the user id whose library changed
 # Every word of the query as a prefix (`'word':*`), all required, folded like the documents
 # (syncd_words: case, accents, punctuation); weights {D, C, B, A} as bm25's on SQLite.
 _RANKED = """
@@ -181,6 +183,30 @@ class PostgresDb(Db):
         finally:
             if got and not self._conn.closed:
                 conn.execute("SELECT pg_advisory_unlock(?)", (JOBS_LOCK,))
+
+    def announce(self, user_id: str) -> None:
+        # Unavailable is logged by translate; the other instances' long polls time out instead.
+        with contextlib.suppress(Unavailable):
+            _Conn(self._live()).execute("SELECT pg_notify(?, ?)", (FEED_CHANNEL, user_id))
+
+    async def listen(self, wake: Callable[[str | None], None]) -> None:
+        while True:
+            try:
+                await self._listen_once(wake)
+            except psycopg.Error as exc:
+                log.warning("feed_listener_lost", error=str(exc).strip(), retry_s=RETRY_AFTER_S)
+            await asyncio.sleep(RETRY_AFTER_S)
+
+    async def _listen_once(self, wake: Callable[[str | None], None]) -> None:
+        conn = await psycopg.AsyncConnection.connect(
+            **self.settings.conninfo(),  # type: ignore[arg-type]
+            autocommit=True,
+        )
+        async with conn:
+            await conn.execute(f"LISTEN {FEED_CHANNEL}")
+            wake(None)  # changes made while not listening: every long poll re-reads
+            async for note in conn.notifies():
+                wake(note.payload)
 
     async def check(self) -> DbReach:
         def probe() -> None:

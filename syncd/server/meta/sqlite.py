@@ -3,9 +3,10 @@ user_version` (the list in syncd/server/db.py), BEGIN IMMEDIATE write transactio
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,12 @@ class SqliteDb(Db):
     @contextmanager
     def try_jobs_lock(self) -> Iterator[bool]:
         yield True  # one process serves a SQLite library
+
+    def announce(self, user_id: str) -> None:
+        pass  # one process: its Notifier already woke everyone
+
+    async def listen(self, wake: Callable[[str | None], None]) -> None:
+        await asyncio.Event().wait()  # nothing to hear: one process per library
 
     async def check(self) -> DbReach:
         try:

@@ -1,0 +1,91 @@
+"""Two `syncd serve` processes on one PostgreSQL database and one S3 bucket prefix act as one
+library: parallel uploads through both never exceed the quota, both list the same files, and
+a long poll on one instance wakes when the other commits (LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.support.postgres import PostgresServer
+from tests.support.s3 import SeaweedS3
+from tests.support.server import Api, ApiFailure, ServerProcess, start_server
+
+MiB = 1 << 20
+
+
+@pytest.fixture
+def pair(
+    tmp_path: Path, postgres: PostgresServer, seaweed: SeaweedS3, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    for key, value in seaweed.env().items():
+        monkeypatch.setenv(key, value)  # the servers inherit the bucket's credentials
+    db_url = postgres.fresh_database()
+    blobs = ["--blobs", seaweed.blobs_url(f"pair-{uuid.uuid4().hex[:12]}")]
+    with (
+        start_server(tmp_path / "a", db_url=db_url, args=blobs) as a,
+        start_server(tmp_path / "b", db_url=db_url, args=blobs) as b,
+    ):
+        yield a, b
+
+
+def test_parallel_uploads_through_both_never_exceed_the_quota(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = pair
+    token = a.add_user("alice", quota="30MiB")
+    apis = [Api(a.url, token), Api(b.url, token)]
+    folder = apis[0].create_folder("Campaign")["id"]
+
+    def upload(i: int) -> int:
+        try:
+            apis[i % 2].upload(folder, f"f{i:02}.bin", os.urandom(MiB))
+        except ApiFailure as failure:
+            assert failure.code == "quota_exceeded", failure.body
+            return 507
+        return 201
+
+    with ThreadPoolExecutor(40) as pool:
+        statuses = list(pool.map(upload, range(40)))
+    stored = statuses.count(201)
+    assert 0 < stored <= 30 and statuses.count(507) == 40 - stored
+    accounts = [api.account()["quota"] for api in apis]
+    assert accounts[0]["used_bytes"] == accounts[1]["used_bytes"] == stored * MiB
+    names = [sorted(f["name"] for f in api.files(folder)) for api in apis]
+    assert names[0] == names[1] and len(names[0]) == stored
+
+
+def test_long_poll_on_one_instance_wakes_for_a_change_through_the_other(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = pair
+    token = a.add_user("alice")
+    on_a, on_b = Api(a.url, token), Api(b.url, token)
+    folder = on_b.create_folder("Campaign")["id"]
+    cursor = on_a.changes(0)["cursor"]
+    answer: dict[str, object] = {}
+
+    def poll() -> None:
+        answer["page"] = on_a.changes(cursor, wait_s=20)
+        answer["at"] = time.monotonic()
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    time.sleep(0.5)  # let the poll park on A (not an assertion)
+    assert poller.is_alive()
+    sent_at = time.monotonic()
+    on_b.upload(folder, "through-b.jpg", b"photo")
+    poller.join(timeout=10)
+    page = answer["page"]
+    assert isinstance(page, dict)
+    assert [c["object"]["name"] for c in page["changes"] if c["type"] == "file"] == [
+        "through-b.jpg"
+    ]
+    assert float(answer["at"]) - sent_at < 2.0  # type: ignore[arg-type]
