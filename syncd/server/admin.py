@@ -1,5 +1,6 @@
-"""`syncd admin ...`: user management on a data directory. Safe while the server runs: it
-writes through the same SQLite database (WAL), and the server re-reads users per request."""
+"""`syncd admin ...`: user management on a data directory (or the `--db` database). Safe while
+the server runs: it writes the same database (SQLite WAL, or PostgreSQL behind the same write
+lock), and the server re-reads users per request."""
 
 from __future__ import annotations
 
