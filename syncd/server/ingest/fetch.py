@@ -23,21 +23,22 @@ from syncd.server.state import ServerState
 log = get_logger(__name__)
 MAX_IDLE_WAIT_S = 30.0
 DB_RETRY_S = 2.0  # the database is busy or unreachable: the queue looks again after this
-# A claimed job holds its row for this long (next_ns = claim + lease). On a shared database
-# a job whose instance was killed mid-fetch is claimed again by another once it ran out.
-FETCH_LEASE_NS = 900 * 1_000_000_000
+SHARED_POLL_S = 5.0  # a shared database: jobs queued or given up by other instances
 
 
 @dataclass(frozen=True)
 class IngestSettings:
     """Tunables; tests shorten them via the environment (SYNCD_INGEST_RETRY_DELAYS_S="0.05,0.1",
-    SYNCD_INGEST_READ_TIMEOUT_S, SYNCD_PUBLIC_URL)."""
+    SYNCD_INGEST_READ_TIMEOUT_S, SYNCD_INGEST_LEASE_S, SYNCD_PUBLIC_URL)."""
 
     retry_delays_s: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 60.0, 120.0)
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 30.0
     workers: int = 4
     public_url: str | None = None
+    # A claimed job holds its row this long (next_ns = claim + lease). On a shared database
+    # a job whose instance was killed mid-fetch is claimed again by another once it ran out.
+    lease_s: float = 900.0
 
     @classmethod
     def from_env(cls) -> IngestSettings:
@@ -50,6 +51,7 @@ class IngestSettings:
             connect_timeout_s=float(env.get("SYNCD_INGEST_CONNECT_TIMEOUT_S", "10")),
             read_timeout_s=float(env.get("SYNCD_INGEST_READ_TIMEOUT_S", "30")),
             public_url=env.get("SYNCD_PUBLIC_URL") or None,
+            lease_s=float(env.get("SYNCD_INGEST_LEASE_S", "900")),
         )
 
 
@@ -153,7 +155,7 @@ class IngestQueue:
                 "UPDATE ingest_jobs SET state='fetching', next_ns=? WHERE hook_id=?"
                 " AND message_id=? AND state=? AND next_ns=?",
                 (
-                    now + FETCH_LEASE_NS,
+                    now + int(self.settings.lease_s * 1e9),
                     row["hook_id"],
                     row["message_id"],
                     row["state"],
@@ -169,14 +171,15 @@ class IngestQueue:
         self._wake.set()
 
     def _next_wait_s(self) -> float:
+        idle_s = SHARED_POLL_S if self.state.db.shared else MAX_IDLE_WAIT_S
         if len(self._inflight) >= self.settings.workers:
-            return MAX_IDLE_WAIT_S
+            return idle_s
         row = self.state.db.one(
             "SELECT MIN(next_ns) AS n FROM ingest_jobs WHERE state IN ('pending', 'fetching')"
         )
         if row is None or row["n"] is None:
-            return MAX_IDLE_WAIT_S
-        return min(MAX_IDLE_WAIT_S, max(0.0, (int(row["n"]) - now_ns()) / 1e9))
+            return idle_s
+        return min(idle_s, max(0.0, (int(row["n"]) - now_ns()) / 1e9))
 
     async def _process(self, row: Row) -> None:
         job = MediaJob.model_validate_json(row["job"])

@@ -1,24 +1,30 @@
-"""Two `syncd serve` processes on one PostgreSQL database and one S3 bucket prefix act as one
-library: parallel uploads through both never exceed the quota, both list the same files, and
-a long poll on one instance wakes when the other commits (LISTEN/NOTIFY)."""
+"""Two `syncd serve` processes on one PostgreSQL database (and one S3 bucket prefix) act as one
+library: parallel uploads through both never exceed the quota, both list the same files, a
+long poll on one instance wakes when the other commits (LISTEN/NOTIFY), and an ingest job
+claimed by an instance killed mid-fetch is finished by the other."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from syncd.server.ingest.naming import extension_for
+from syncd.server.ingest.sample_gateway import SampleGateway
 from tests.support.postgres import PostgresServer
 from tests.support.s3 import SeaweedS3
 from tests.support.server import Api, ApiFailure, ServerProcess, start_server
 
 MiB = 1 << 20
+HMAC = "pair-hmac-secret"
 
 
 @pytest.fixture
@@ -89,3 +95,58 @@ def test_long_poll_on_one_instance_wakes_for_a_change_through_the_other(
         "through-b.jpg"
     ]
     assert float(answer["at"]) - sent_at < 2.0  # type: ignore[arg-type]
+
+
+async def test_ingest_job_of_a_killed_instance_is_finished_by_the_other(
+    tmp_path: Path, postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claims the fetch and is SIGKILLed while the gateway stalls; once the claim's lease
+    runs out, B fetches the media and files it once."""
+    monkeypatch.setenv("SYNCD_INGEST_LEASE_S", "1")
+    media = tmp_path / "media"
+    media.mkdir()
+    photo = media / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8 photo of a killed fetch")
+    gw = SampleGateway(media)
+    await gw.start()
+    db_url = postgres.fresh_database()
+    try:
+        with (
+            start_server(tmp_path / "a", db_url=db_url) as a,
+            start_server(tmp_path / "b", db_url=db_url) as b,
+        ):
+            token = await asyncio.to_thread(a.add_user, "alice")
+            hook = await asyncio.to_thread(
+                a.admin, "add-hook", "alice", "--type", "waha", "--gateway-url", gw.url,
+                "--api-key", gw.api_key, "--hmac-key", HMAC,
+            )  # fmt: skip
+            gw.faults[f"KILL1.{extension_for('image/jpeg')}"] = ["stall"]
+            hook_path = hook.strip().splitlines()[-1]
+            status, _ = await gw.deliver(
+                a.url + hook_path, HMAC, "+4915112345678", "Alice", photo, "image/jpeg", "KILL1"
+            )
+            assert status == 200
+            await _until(lambda: sum(gw.fetches.values()) == 1)  # A is stuck in the fetch
+            a.kill()
+            api = Api(b.url, token)
+            files = await _until(lambda: _all_files(api))
+            assert [f["name"] for f in files] == [files[0]["name"]] and len(files) == 1
+            assert await asyncio.to_thread(api.download, files[0]["id"]) == photo.read_bytes()
+            assert sum(gw.fetches.values()) == 2
+    finally:
+        await gw.stop()
+
+
+def _all_files(api: Api) -> list[dict[str, object]]:
+    return [f for folder in api.folders() for f in api.files(str(folder["id"]))]
+
+
+async def _until(check: Callable[[], object], timeout_s: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await asyncio.to_thread(check)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s} s (last: {value!r})")
+        await asyncio.sleep(0.1)
