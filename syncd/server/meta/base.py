@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol
 WRITE_LOCK = 0x7379_6E63_6401  # "syncd" 01
 MIGRATE_LOCK = 0x7379_6E63_6402  # session lock while one process migrates the schema
 JOBS_LOCK = 0x7379_6E63_6403  # trash purge, feed compaction: one instance at a time
+BLOB_LOCK_SPACE = 0x7379_6E63  # first key of a blob's (int4, int4) lock: a space of its own
 RETRY_AFTER_S = 2  # a busy or unreachable database: the client retries after this
 
 
@@ -81,6 +82,15 @@ class Db(ABC):
     def try_jobs_lock(self) -> AbstractContextManager[bool]:
         """Hold the single-runner jobs lock if free (True), for trash purge and compaction;
         False while another instance holds it."""
+
+    @abstractmethod
+    def hold_blob(self, sha256: str, *, exclusive: bool) -> bool:
+        """A hold on one blob across instances: shared while an upload's row is not yet
+        committed (a pin), exclusive while deleting it. False when another instance holds a
+        conflicting one. Each True needs its `release_blob`. SQLite: always True."""
+
+    @abstractmethod
+    def release_blob(self, sha256: str, *, exclusive: bool) -> None: ...
 
     @abstractmethod
     def announce(self, user_id: str) -> None:

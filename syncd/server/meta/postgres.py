@@ -16,6 +16,7 @@ from psycopg import errors as pg_errors
 from syncd import log as syncd_log
 from syncd.errors import ConfigError, ConstraintViolation, Unavailable
 from syncd.server.meta.base import (
+    BLOB_LOCK_SPACE,
     JOBS_LOCK,
     MIGRATE_LOCK,
     RETRY_AFTER_S,
@@ -83,6 +84,11 @@ def translate(exc: psycopg.Error) -> NoReturn:
             retry_after_s=RETRY_AFTER_S,
         ) from exc
     raise exc
+
+
+def _blob_key(sha256: str) -> int:
+    """A signed int4 from the hash's first 8 hex digits."""
+    return int(sha256[:8], 16) - (1 << 31)
 
 
 class _Conn:
@@ -183,6 +189,29 @@ class PostgresDb(Db):
         finally:
             if got and not self._conn.closed:
                 conn.execute("SELECT pg_advisory_unlock(?)", (JOBS_LOCK,))
+
+    def hold_blob(self, sha256: str, *, exclusive: bool) -> bool:
+        # A session lock on the instance's connection (outside any transaction): it lasts
+        # from the pin to the row's commit, across awaits. 32 bits of the hash: a collision
+        # only defers a delete (the blob stays an orphan until a later collect or sweep).
+        kind = "" if exclusive else "_shared"
+        row = (
+            _Conn(self._live())
+            .execute(
+                f"SELECT pg_try_advisory_lock{kind}(?, ?)", (BLOB_LOCK_SPACE, _blob_key(sha256))
+            )
+            .fetchone()
+        )
+        return bool(row[0])
+
+    def release_blob(self, sha256: str, *, exclusive: bool) -> None:
+        kind = "" if exclusive else "_shared"
+        # A lost connection released it already (Unavailable is logged by translate).
+        with contextlib.suppress(Unavailable):
+            if not self._conn.closed:
+                _Conn(self._conn).execute(
+                    f"SELECT pg_advisory_unlock{kind}(?, ?)", (BLOB_LOCK_SPACE, _blob_key(sha256))
+                )
 
     def announce(self, user_id: str) -> None:
         # Unavailable is logged by translate; the other instances' long polls time out instead.

@@ -109,6 +109,12 @@ class SqliteDb(Db):
     def try_jobs_lock(self) -> Iterator[bool]:
         yield True  # one process serves a SQLite library
 
+    def hold_blob(self, sha256: str, *, exclusive: bool) -> bool:
+        return True  # one process: BlobStore's own pins and locks are the whole story
+
+    def release_blob(self, sha256: str, *, exclusive: bool) -> None:
+        pass
+
     def announce(self, user_id: str) -> None:
         pass  # one process: its Notifier already woke everyone
 

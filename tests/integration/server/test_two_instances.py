@@ -1,7 +1,8 @@
 """Two `syncd serve` processes on one PostgreSQL database (and one S3 bucket prefix) act as one
 library: parallel uploads through both never exceed the quota, both list the same files, a
 long poll on one instance wakes when the other commits (LISTEN/NOTIFY), and an ingest job
-claimed by an instance killed mid-fetch is finished by the other."""
+claimed by an instance killed mid-fetch is finished by the other, and a blob one instance has
+stored but not yet committed is never deleted by the other."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import pytest
 
 from syncd.server.ingest.naming import extension_for
 from syncd.server.ingest.sample_gateway import SampleGateway
+from syncd.server.state import ServerState
 from tests.support.postgres import PostgresServer
-from tests.support.s3 import SeaweedS3
+from tests.support.s3 import SeaweedS3, stored_digests
 from tests.support.server import Api, ApiFailure, ServerProcess, start_server
 
 MiB = 1 << 20
@@ -150,3 +152,33 @@ async def _until(check: Callable[[], object], timeout_s: float = 20.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout_s} s (last: {value!r})")
         await asyncio.sleep(0.1)
+
+
+async def test_a_pin_on_one_instance_keeps_the_blob_from_the_others_collect(
+    tmp_path: Path, postgres: PostgresServer, seaweed: SeaweedS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A has stored a blob and not yet committed its row: B's collect (a delete of another
+    file with the same content, or B's start sweep) leaves it; once A unpins with no row
+    referring to it, B removes it."""
+    for key, value in seaweed.env().items():
+        monkeypatch.setenv(key, value)
+    db_url, blobs = postgres.fresh_database(), seaweed.blobs_url(f"pin-{uuid.uuid4().hex[:12]}")
+    a = ServerState.open(tmp_path / "a", db_url=db_url, blobs_url=blobs)
+    b = ServerState.open(tmp_path / "b", db_url=db_url, blobs_url=blobs)
+    try:
+        data = os.urandom(4096)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield data
+
+        temp = await a.blobs.receive(body(), len(data))
+        await a.blobs.adopt(temp)
+        assert stored_digests(blobs, seaweed.env()) == [temp.sha256]
+        assert not await b.blobs.collect(temp.sha256)
+        assert stored_digests(blobs, seaweed.env()) == [temp.sha256]
+        a.blobs.unpin(temp.sha256)
+        assert await b.blobs.collect(temp.sha256)
+        assert stored_digests(blobs, seaweed.env()) == []
+    finally:
+        await a.close()
+        await b.close()
