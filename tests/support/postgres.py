@@ -130,6 +130,12 @@ class PostgresServer:
         self._sql("postgres", f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
         return self.url(name)
 
+    def empty_database(self) -> str:
+        """A new database with no schema at all (to test migrations), its URL."""
+        name = f"e_{uuid.uuid4().hex[:12]}"
+        self._sql("postgres", f"CREATE DATABASE {name} TEMPLATE template0")
+        return self.url(name)
+
     def log(self) -> str:
         path = self.folder / "pg.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""

@@ -1,7 +1,8 @@
 """The PostgreSQL metadata store in its own right (the shared behaviour runs on both backends in
 the other modules): `syncd serve` and `syncd admin` on one database through --db / SYNCD_DB,
 exit 78 naming the setting for a bad URL or an unreachable database, health reporting the
-database, and a busy or lost database answered 503, not 500."""
+database, a busy or lost database answered 503, not 500, and instances starting together on a
+new database migrating it once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import psycopg
 
 from syncd.server.meta.base import WRITE_LOCK
+from syncd.server.meta.pg_schema import PG_MIGRATIONS
 from tests.integration.server.conftest import Srv
 from tests.support.postgres import PostgresServer
 from tests.support.server import REPO, Api, start_server
@@ -97,3 +99,23 @@ async def test_a_held_write_lock_times_out_as_503_and_nothing_is_written(srv: Sr
         assert (reply.status, reply.code) == (503, "unavailable")
     assert (await alice.call("GET", "/v1/folders")).json["folders"] == []
     assert (await alice.call("POST", "/v1/folders", json={"name": "Campaign"})).status == 201
+
+
+def test_instances_starting_together_migrate_a_new_database_once(
+    postgres: PostgresServer,
+) -> None:
+    url = postgres.empty_database()
+    code = (
+        "import sys; from pathlib import Path; from syncd.server.meta import open_db; "
+        "open_db(Path('.'), sys.argv[1]).close()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, url], cwd=REPO, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    with psycopg.connect(url) as conn:
+        versions = conn.execute("SELECT version FROM schema_version").fetchall()
+    assert versions == [(len(PG_MIGRATIONS),)]
