@@ -90,7 +90,8 @@ async def login_link(request: web.Request) -> web.Response:
     if fetch_site in ("none", "same-origin"):
         response = see_other("/")
     else:
-        response = render("signed_in.html", {"user": None, "csrf": ""})
+        no_referrer = {"Referrer-Policy": "no-referrer"}  # its URL held the link's secret
+        response = render("signed_in.html", {"user": None, "csrf": ""}, headers=no_referrer)
     _start_session(request, user_id, response)
     log.info("login_link_used", user_id=user_id)
     return response
