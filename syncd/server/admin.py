@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from syncd.client_commands import parse_duration_s
 from syncd.errors import ApiError
 from syncd.server.db import Db
 from syncd.server.ingest import commands as ingest_commands
@@ -25,7 +24,7 @@ from syncd.server.users import (
 )
 from syncd.server.web.sessions import MAX_LOGIN_LINK_TTL_S, expires_ns
 from syncd.server.web.store import create_login_link
-from syncd.units import human_bytes
+from syncd.units import human_bytes, parse_duration_s
 
 _DATA = click.option(
     "--data",
@@ -183,7 +182,10 @@ def login_link_cmd(name: str, base_url: str | None, expires: str, data_dir: Path
     Example:
       syncd admin login-link alice --data ./data --base-url https://media.example.com
     """
-    lifetime_s = parse_duration_s(expires)
+    try:
+        lifetime_s = parse_duration_s(expires)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires") from exc
     if not 1 <= lifetime_s <= MAX_LOGIN_LINK_TTL_S:
         raise click.BadParameter("at most 7d", param_hint="--expires")
     base = base_url or os.environ.get("SYNCD_PUBLIC_URL") or _running_url(data_dir)
