@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from syncd.errors import ApiError
 from syncd.log import get_logger
 from syncd.server.state import ServerState
 
@@ -129,6 +130,8 @@ class Thumbnails:
         work.mkdir()
         try:
             data = await _make(self.state, row, work)
+        except ApiError:  # the blob store is unreachable: try again on the next request
+            return
         except Exception as exc:  # undecodable, a bomb, a timeout: remember, show an icon
             log.info("thumbnail_failed", file_id=row["id"], error=type(exc).__name__)
             data = None
