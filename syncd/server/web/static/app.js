@@ -58,6 +58,7 @@ async function deleteItem(item) {
   const id = item.dataset.id, name = item.dataset.name;
   await api("DELETE", `/v1/files/${id}`);
   item.remove();
+  showEmptyNotes();
   toast(`Deleted ${name} (moved to the trash).`, button("Undo", () => undoDelete(id, name)));
   refresh();
 }
@@ -91,6 +92,7 @@ async function restoreEntry(row) {
   await api("POST", `/v1/trash/${row.dataset.id}/restore`, {});
   const name = row.querySelector(".name")?.textContent || "the file";
   row.remove();
+  showEmptyNotes();
   toast(`Restored ${name}.`);
   refresh();
 }
@@ -248,8 +250,16 @@ function syncLive(doc) {
     if (keyed) syncKeyed(current, fresh);
     else if (current.innerHTML !== fresh.innerHTML) current.innerHTML = fresh.innerHTML;
   }
+  showEmptyNotes();
   for (const key of ["cursor", "used", "limit", "maxFile"]) {
     if (doc.body.dataset[key] !== undefined) document.body.dataset[key] = doc.body.dataset[key];
+  }
+}
+
+function showEmptyNotes() {
+  for (const note of document.querySelectorAll("[data-empty-for]")) {
+    const list = document.querySelector(`[data-live="${note.dataset.emptyFor}"]`);
+    note.hidden = Boolean(list && list.children.length);
   }
 }
 
