@@ -206,6 +206,35 @@ def test_upload_through_the_file_input_reaches_the_api(
     assert alice.download(stored["from-browser.jpg"]["id"]) == photo
 
 
+DROP = """([name, text]) => {
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([text], name, {type: "text/plain"}));
+  const zone = document.getElementById("dropzone");
+  for (const type of ["dragover", "drop"]) {
+    const init = {dataTransfer: transfer, bubbles: true, cancelable: true};
+    zone.dispatchEvent(new DragEvent(type, init));
+  }
+}"""
+
+
+def test_files_dropped_on_the_folder_are_uploaded_with_progress(
+    page: Any, server: ServerProcess, alice: Api
+) -> None:
+    """Drag and drop onto the folder uploads the file; its row shows a progress bar that
+    ends full, and the item joins the grid."""
+    folder = alice.create_folder("Dropped")["id"]
+    sign_in(page, server)
+    page.goto(f"{server.url}/folders/{folder}")
+    page.evaluate(DROP, ["dropped.txt", "dropped on the page"])
+    row = page.locator("#uploads li", has_text="dropped.txt")
+    expect(row).to_contain_text("uploaded")
+    bar = row.get_by_role("progressbar", name="Uploading dropped.txt")
+    assert bar.evaluate("b => b.value === b.max")
+    expect(page.locator(".item", has_text="dropped.txt")).to_be_visible()
+    (stored,) = alice.files(folder)
+    assert alice.download(stored["id"]) == b"dropped on the page"
+
+
 def test_upload_over_quota_is_refused_before_sending(
     page: Any, server: ServerProcess, alice: Api
 ) -> None:
