@@ -72,6 +72,9 @@ def test_sign_in_link_signs_in_once_with_a_strict_httponly_cookie(
     expect(page.get_by_role("heading", name="Library of alice")).to_be_visible()
     (cookie,) = page.context.cookies()
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
+    log = server.log()
+    assert "login_link_used" in log
+    assert cookie["value"] not in log and link.rsplit("/", 1)[1] not in log  # never logged
     assert alice.token not in page.url
     other = browser.new_context()
     again = other.new_page()

@@ -47,14 +47,16 @@ class CookieSpec:
     max_age_s: int
     secure: bool
 
-    def kwargs(self) -> dict[str, object]:
-        return {
-            "max_age": self.max_age_s,
-            "httponly": True,
-            "samesite": "Strict",
-            "secure": self.secure,
-            "path": "/",
-        }
+    def set_on(self, response: web.StreamResponse, value: str) -> None:
+        response.set_cookie(
+            COOKIE,
+            value,
+            max_age=self.max_age_s,
+            httponly=True,
+            samesite="Strict",
+            secure=self.secure,
+            path="/",
+        )
 
 
 def cross_site_reason(origin: str | None, fetch_site: str | None, host: str) -> str | None:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from syncd.errors import ApiError, Forbidden
+from syncd.errors import ApiError, Forbidden, ServerError
 from syncd.log import get_logger
 from syncd.server.http import USER_ID_KEY, read_body, state_of
 from syncd.server.users import user_by_token
@@ -39,7 +39,7 @@ def _start_session(request: web.Request, user_id: str, response: web.Response) -
         state_of(request).db, user_id, now, expires_ns(now, SESSION_TTL_S)
     )
     spec = CookieSpec(max_age_s=SESSION_TTL_S, secure=is_https(request))
-    response.set_cookie(COOKIE, secret, **spec.kwargs())  # type: ignore[arg-type]
+    spec.set_on(response, secret)
     request[USER_ID_KEY] = user_id
 
 
@@ -78,9 +78,13 @@ async def login_link(request: web.Request) -> web.Response:
     """Spend a one-time link. A browser that arrived from another site (a mail client's
     page) does not send a SameSite=Strict cookie on the redirect that follows, so it gets a
     page that moves on by itself (a same-site navigation) instead of a 303."""
-    user_id = store.use_login_link(
-        state_of(request).db, request.match_info["secret"], time.time_ns()
-    )
+    try:
+        user_id = store.use_login_link(
+            state_of(request).db, request.match_info["secret"], time.time_ns()
+        )
+    except Exception:  # logged here without the path: the path holds the secret
+        log.exception("login_link_failed")
+        return error_page(ServerError("could not sign in; try again"))
     if user_id is None:
         log.info("login_link_refused")
         return error_page(

@@ -9,12 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from PIL import Image
 
 from syncd.server.db import Db
 from syncd.server.users import create_user, rotate_token
 from syncd.server.web import store
 from syncd.server.web.sessions import (
+    COOKIE,
     CookieSpec,
     cross_site_reason,
     csrf_matches,
@@ -109,10 +111,13 @@ def test_csrf_token_must_match_exactly() -> None:
 
 
 def test_session_cookie_is_httponly_strict_and_secure_only_on_https() -> None:
-    plain = CookieSpec(max_age_s=60, secure=False).kwargs()
-    assert plain["httponly"] is True and plain["samesite"] == "Strict"
-    assert plain["secure"] is False and plain["path"] == "/"
-    assert CookieSpec(max_age_s=60, secure=True).kwargs()["secure"] is True
+    plain, tls = web.Response(), web.Response()
+    CookieSpec(max_age_s=60, secure=False).set_on(plain, "ss_x")
+    CookieSpec(max_age_s=60, secure=True).set_on(tls, "ss_x")
+    cookie = plain.cookies[COOKIE]
+    assert cookie.value == "ss_x" and cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/" and cookie["max-age"] == "60" and not cookie["secure"]
+    assert tls.cookies[COOKIE]["secure"]
 
 
 def test_login_link_lifetimes_parse() -> None:
