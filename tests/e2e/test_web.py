@@ -85,6 +85,19 @@ def test_sign_in_link_signs_in_once_with_a_strict_httponly_cookie(
     other.close()
 
 
+def test_sign_in_link_clicked_on_another_site_still_opens_the_library(
+    page: Any, server: ServerProcess, alice: Api
+) -> None:
+    """A link clicked on another origin's page (a web mail) gets a page that moves on by
+    itself, so the Strict cookie is sent on the way to the library."""
+    link = login_link(server, "alice")
+    with other_site(f'<!doctype html><a href="{link}">Sign in to syncd</a>') as mail:
+        page.goto(mail)
+        page.get_by_role("link", name="Sign in to syncd").click()
+        expect(page).to_have_url(server.url + "/")
+    expect(page.get_by_role("heading", name="Library of alice")).to_be_visible()
+
+
 def test_token_form_signs_in_and_sign_out_ends_the_session(
     page: Any, server: ServerProcess, alice: Api
 ) -> None:
@@ -261,11 +274,10 @@ def test_item_uploaded_through_the_api_appears_on_the_open_page(
     sign_in(page, server)
     page.goto(f"{server.url}/folders/{folder}")
     expect(page.locator(".item")).to_have_count(0)
-    page.wait_for_timeout(500)  # the page's long poll is waiting
     alice.upload(folder, "arrived.png", image_bytes("PNG", (100, 100), "red"))
     expect(page.locator(".item", has_text="arrived.png")).to_be_visible(timeout=LIVE_S)
     page.goto(server.url + "/")
-    page.wait_for_timeout(500)
+    expect(page.get_by_role("link", name="Live")).to_be_visible()
     alice.create_folder("Newcomer")
     expect(page.get_by_role("link", name="Newcomer")).to_be_visible(timeout=LIVE_S)
 

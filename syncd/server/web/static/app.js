@@ -26,6 +26,10 @@ async function api(method, path, body) {
     method, headers, credentials: "same-origin",
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  if (resp.status === 401) {  // the session ended (signed out elsewhere, token rotated)
+    window.location.assign("/login");
+    throw new Error("signed out");
+  }
   const text = await resp.text();
   const data = text ? JSON.parse(text) : null;
   if (!resp.ok) throw new Error(data?.error?.message || `HTTP ${resp.status}`);
