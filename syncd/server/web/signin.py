@@ -5,7 +5,6 @@ a session (web/store.py) and sets its cookie; the cookie value is never logged."
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
 from aiohttp import web
@@ -30,7 +29,6 @@ from syncd.server.web.sessions import (
 MAX_FORM_BYTES = 4096
 log = get_logger(__name__)
 routes = web.RouteTableDef()
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _start_session(request: web.Request, user_id: str, response: web.Response) -> None:
@@ -51,6 +49,8 @@ async def _form(request: web.Request) -> dict[str, str]:
 
 @routes.get("/login", name="web_login_form")
 async def login_form(request: web.Request) -> web.Response:
+    if request_session(request, state_of(request).db) is not None:
+        return see_other("/")  # signed in already
     return render("login.html", {"user": None, "csrf": "", "message": None})
 
 
