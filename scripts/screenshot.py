@@ -22,6 +22,7 @@ from syncd.server.ingest.sample_gateway import SampleGateway
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage"]  # as root; small /dev/shm
 
 
 def syncd(data: Path, *args: str) -> str:
@@ -65,7 +66,7 @@ def photograph(link: str, url: str, width: int) -> None:
     if chromium is None:
         raise SystemExit("needs Debian's chromium: apt-get install chromium")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.goto(link)
         page.wait_for_url(url + "/")
