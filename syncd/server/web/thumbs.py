@@ -108,6 +108,8 @@ class Thumbnails:
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.gate = asyncio.Semaphore(PARALLEL)
+        for stale in cache_dir(state).glob(".work-*"):  # left by a crash mid-thumbnail
+            shutil.rmtree(stale, ignore_errors=True)
 
     async def get(self, row: sqlite3.Row) -> Path | None:
         """The cached WebP of a files row, made now if needed; None when there is none."""
