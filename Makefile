@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration e2e bench bench-engine clean
+.PHONY: demo test lint unit integration e2e bench bench-engine screenshot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/syncd demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check syncd tests bench
-	$(BIN)/ruff format --check syncd tests bench
+	$(BIN)/ruff check syncd tests bench scripts
+	$(BIN)/ruff format --check syncd tests bench scripts
 	$(BIN)/mypy
 
 test: lint
@@ -49,6 +49,10 @@ ENGINE_OUT ?= bench/results/engine-$(shell date -u +%Y-%m-%d-%H%M).md
 
 bench-engine: $(STAMP)
 	$(BIN)/python bench/engine.py --out $(ENGINE_OUT) $(BENCH_ARGS)
+
+# The README's screenshots of the web page (needs Debian's chromium: apt-get install chromium).
+screenshot: $(STAMP)
+	$(BIN)/python scripts/screenshot.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

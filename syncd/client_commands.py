@@ -9,7 +9,6 @@ import asyncio
 import heapq
 import json
 import os
-import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from syncd import units
 from syncd.ask import Refused, ask_server, fail
 from syncd.config import Settings, resolve_token
 from syncd.errors import DaemonNotRunning
@@ -30,8 +30,6 @@ T = TypeVar("T")
 LARGEST_SHOWN = 10
 LISTING_PARALLEL = 4
 EXIT_NO_DAEMON = 3
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
-_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -100,11 +98,11 @@ def library_path(settings: Settings, raw: str) -> tuple[str, str]:
 
 
 def parse_duration_s(text: str) -> int:
-    """`7d`, `12h`, `30m`, `90s`, `2w` or plain seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise click.BadParameter(f"{text!r}: use a number with s, m, h, d or w (e.g. 7d)")
-    return int(match.group(1)) * _UNIT_S[match.group(2)]
+    """`7d`, `12h`, `30m`, `90s`, `2w` or plain seconds (syncd.units), as a click error."""
+    try:
+        return units.parse_duration_s(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 # ---------------------------------------------------------------- usage

@@ -35,6 +35,7 @@ QUOTA = "200MiB"
 DEFAULT_PORT = 8750
 INTERVAL_S = 20.0
 PRINT_EVERY_S = 0.3
+SIGN_IN_EXPIRES = "1h"
 
 
 def _syncd(*args: str) -> str:
@@ -125,7 +126,9 @@ def _command_name() -> str:
     return relative if not relative.startswith("..") else str(ours)
 
 
-def _print_intro(root: Path, config: Path, url: str, files: int, interval_s: float | None) -> None:
+def _print_intro(
+    root: Path, config: Path, url: str, files: int, interval_s: float | None, sign_in: str
+) -> None:
     syncd = _command_name()
     # Commands find the demo's daemon by themselves, unless a real config file exists.
     flag = f" --config {config}" if default_config_path().exists() else ""
@@ -140,6 +143,9 @@ syncd demo is running: {files} files from WhatsApp customers, mirrored into
   {root}
 Library server: {url}  (user "demo", quota 200 MiB)
 {arrival}
+
+The library in your browser (a one-time sign-in link, valid for {SIGN_IN_EXPIRES}):
+  {sign_in}
 
 Try, in another terminal:
   cp some-photo.jpg "{root}/Alice Martin/"        # uploaded to the library
@@ -210,7 +216,11 @@ async def _run(base: Path, port: int, interval_s: float | None) -> int:
             for item in FIRST_ITEMS:
                 await customers.send(item)
         files = await _wait_filed(url, token, len(FIRST_ITEMS) if first_run else 0)
-        _print_intro(root, config, url, files, interval_s)
+        sign_in = _syncd(
+            *("admin", "login-link", "demo", "--data", str(server_dir)),
+            *("--base-url", url, "--expires", SIGN_IN_EXPIRES),
+        )
+        _print_intro(root, config, url, files, interval_s, sign_in)
         board = StatusBoard(name="demo", config_path=config, root=root, mode="mirror")
         printer = ActivityPrinter(board)
         tasks.append(asyncio.create_task(printer.run()))

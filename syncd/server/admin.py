@@ -4,6 +4,9 @@ lock), and the server re-reads users per request."""
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from pathlib import Path
 
 import click
@@ -18,8 +21,11 @@ from syncd.server.users import (
     list_users,
     rotate_token,
     set_quota,
+    user_by_name,
 )
-from syncd.units import human_bytes
+from syncd.server.web.sessions import MAX_LOGIN_LINK_TTL_S, expires_ns
+from syncd.server.web.store import create_login_link
+from syncd.units import human_bytes, parse_duration_s
 
 
 class SizeType(click.ParamType[int]):
@@ -143,6 +149,54 @@ def rotate_token_cmd(name: str, data_dir: Path) -> None:
         db.close()
     click.echo(f"new token for {name}:")
     click.echo(token)
+
+
+@admin.command("login-link")
+@click.argument("name")
+@click.option(
+    "--base-url",
+    default=None,
+    metavar="URL",
+    help="The server's address as the browser reaches it (default: $SYNCD_PUBLIC_URL, else "
+    "the running server's URL from DATA/server.json).",
+)
+@click.option("--expires", default="15m", show_default=True, help="Lifetime: 90s, 15m, 12h, 2d.")
+@store_options
+def login_link_cmd(name: str, base_url: str | None, expires: str, data_dir: Path) -> None:
+    """Print a one-time sign-in link to NAME's library page, alone on the last line. It
+    works once, until it expires; the browser that opens it stays signed in for a week.
+
+    \b
+    Example:
+      syncd admin login-link alice --data ./data --base-url https://media.example.com
+    """
+    try:
+        lifetime_s = parse_duration_s(expires)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires") from exc
+    if not 1 <= lifetime_s <= MAX_LOGIN_LINK_TTL_S:
+        raise click.BadParameter("at most 7d", param_hint="--expires")
+    base = base_url or os.environ.get("SYNCD_PUBLIC_URL") or _running_url(data_dir)
+    db = open_store(data_dir)
+    try:
+        user = user_by_name(db, name)
+        now = time.time_ns()
+        secret = create_login_link(db, user["id"], now, expires_ns(now, lifetime_s))
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        db.close()
+    click.echo(f"sign-in link for {user['name']}, valid once for {expires}:")
+    click.echo(f"{base.rstrip('/')}/login/{secret}")
+
+
+def _running_url(data_dir: Path) -> str:
+    try:
+        return str(json.loads((data_dir / "server.json").read_text())["url"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.ClickException(
+            f"no running server found in {data_dir} (server.json): pass --base-url"
+        ) from exc
 
 
 ingest_commands.register(admin)  # add-hook, list-hooks, remove-hook

@@ -34,6 +34,7 @@ from syncd.server.state import (
     Limits,
     ServerState,
 )
+from syncd.server.web.app import setup_web
 
 log = get_logger(__name__)
 COMPACT_INTERVAL_S = 60.0
@@ -153,6 +154,7 @@ def create_app(state: ServerState) -> web.Application:
     setup_ingest(app)  # webhooks, ingest events, share links, fetch queue
     setup_outbound(app)  # send files to contacts through a hook, and the send queue
     setup_trash(app, state.test_hooks)  # undo window: trash routes and the expiry purge
+    setup_web(app)  # the library in a browser: sign-in, pages, thumbnails (web/)
     app.cleanup_ctx.append(_compaction)
     app.cleanup_ctx.append(_feed_listener)
     app.cleanup_ctx.append(_blob_sweep)

@@ -12,6 +12,7 @@ from syncd.server.http import content_disposition, parse_range, state_of
 from syncd.server.meta import Row
 
 log = get_logger(__name__)
+_MEDIA_ONLY = "img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 
 
 async def send_file(
@@ -28,6 +29,12 @@ async def send_file(
     }
     if private:
         headers["Cache-Control"] = "private, no-store"
+    # Media is served on the web page's origin: never sniffed into another type, and a file
+    # shown inline (a shared HTML or SVG) runs in a sandbox, so its script cannot act with
+    # a signed-in visitor's session.
+    headers["X-Content-Type-Options"] = "nosniff"
+    if inline:
+        headers["Content-Security-Policy"] = "sandbox; default-src 'none'; " + _MEDIA_ONLY
     if request.headers.get("If-None-Match", "").strip() in (etag, "*"):
         return web.Response(status=304, headers={"ETag": etag})
     span = parse_range(request.headers.get("Range"), size)

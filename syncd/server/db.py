@@ -307,6 +307,28 @@ MIGRATIONS: list[str] = [
     CREATE INDEX sent_user ON sent(user_id, created_ns);
     CREATE INDEX sent_due ON sent(state, next_ns);
     """,
+    # v7 (web page): browser sessions and one-time sign-in links. Only SHA-256 hashes of
+    # their secrets are stored; `csrf` is the session's anti-forgery token (useless without
+    # the cookie). Plain portable SQL (also meant for the PostgreSQL port).
+    """
+    CREATE TABLE web_sessions (
+        id_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        csrf TEXT NOT NULL,
+        created_ns INTEGER NOT NULL,
+        expires_ns INTEGER NOT NULL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions(user_id);
+    CREATE INDEX web_sessions_expires ON web_sessions(expires_ns);
+    CREATE TABLE web_login_links (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        created_ns INTEGER NOT NULL,
+        expires_ns INTEGER NOT NULL,
+        used_ns INTEGER
+    );
+    CREATE INDEX web_login_links_user ON web_login_links(user_id);
+    """,
 ]
 
 

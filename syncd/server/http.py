@@ -33,6 +33,7 @@ from syncd.protocol import rev_from_etag
 from syncd.server.meta import Row
 from syncd.server.state import Precondition, ServerState
 from syncd.server.users import user_by_token
+from syncd.server.web.sessions import request_session
 
 STATE_KEY = web.AppKey("syncd_state", ServerState)
 USER_ID_KEY = web.RequestKey("syncd_user_id", str)
@@ -57,8 +58,15 @@ def state_of(request: web.Request) -> ServerState:
 
 def auth(request: web.Request) -> Row:
     """The calling user, re-read from the database on every request (so a rotated token or
-    a new quota from `syncd admin` applies at once)."""
+    a new quota from `syncd admin` applies at once). A bearer token, or, without an
+    Authorization header, the web page's session cookie (state changes then need the same
+    origin and the session's CSRF token: web/sessions.py)."""
     header = request.headers.get("Authorization", "")
+    if not header:
+        found = request_session(request, state_of(request).db)
+        if found is not None:
+            request[USER_ID_KEY] = found.user["id"]
+            return found.user
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")

@@ -10,6 +10,7 @@ from syncd.errors import ConstraintViolation, NameTaken, NotFound
 from syncd.protocol import name_key, normalize_name
 from syncd.server.db import new_id, now_ns
 from syncd.server.meta import Db, Row
+from syncd.server.web.store import end_user_sessions
 
 DEFAULT_MAX_FILE_BYTES = 2 << 30
 
@@ -74,6 +75,7 @@ def rotate_token(db: Db, name: str) -> str:
     token = new_token()
     with db.tx() as conn:
         conn.execute("UPDATE users SET token_hash=? WHERE id=?", (hash_token(token), user["id"]))
+        end_user_sessions(conn, user["id"])  # the web page's sessions end with the old token
     return token
 
 

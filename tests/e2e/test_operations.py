@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -228,7 +229,8 @@ def test_webhook_media_lands_in_the_local_participant_folder(
 def test_demo_mirrors_samples_then_incoming_items_arrive_by_themselves(tmp_path: Path) -> None:
     """`syncd demo` (what `make demo` runs) for a bounded time: the five samples, then a new
     contact's photo that nobody copied arrives in MediaLibrary/ through the webhook, each event
-    is a line on the terminal, and Ctrl-C exits 0."""
+    is a line on the terminal, the intro carries a one-time sign-in link to the web page, and
+    Ctrl-C exits 0."""
     env = dict(os.environ)
     for key, sub in (("XDG_RUNTIME_DIR", "run"), ("XDG_DATA_HOME", "data")):
         (tmp_path / sub).mkdir(mode=0o700)
@@ -250,6 +252,7 @@ def test_demo_mirrors_samples_then_incoming_items_arrive_by_themselves(tmp_path:
         out = proc.communicate(timeout=30)[0].decode()
         assert proc.returncode == 0, out
         assert "syncd demo is running" in out
+        assert re.search(r"\n  http://127\.0\.0\.1:\d+/login/ln_[\w-]{40,}\n", out), out
         assert "incoming  Dana Weber sent a photo: received into folder Dana Weber" in out
         assert f"downloaded  {arrived[0]} (" in out
         assert "downloaded  Bruno Costa/Price list.pdf (673 B)" in out  # README's example name

@@ -304,4 +304,24 @@ PG_MIGRATIONS: list[str] = [
     CREATE INDEX sent_user ON sent(user_id, created_ns);
     CREATE INDEX sent_due ON sent(state, next_ns);
     """,
+    # v7 (web page): browser sessions and one-time sign-in links (hashes of their secrets).
+    """
+    CREATE TABLE web_sessions (
+        id_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        csrf TEXT NOT NULL,
+        created_ns BIGINT NOT NULL,
+        expires_ns BIGINT NOT NULL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions(user_id);
+    CREATE INDEX web_sessions_expires ON web_sessions(expires_ns);
+    CREATE TABLE web_login_links (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        created_ns BIGINT NOT NULL,
+        expires_ns BIGINT NOT NULL,
+        used_ns BIGINT
+    );
+    CREATE INDEX web_login_links_user ON web_login_links(user_id);
+    """,
 ]

@@ -1,4 +1,5 @@
-"""OpenAPI document kept true to the router; test hooks present only with --test-hooks."""
+"""OpenAPI document kept true to the router (the web page's HTML routes, named `web_*`, are
+not API and are left out); test hooks present only with --test-hooks."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ def registered_routes(app: web.Application) -> dict[str, set[str]]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
+        if (route.name or "").startswith("web_"):
+            continue  # the browser page (syncd/server/web/): HTML, not API v1
         if path and route.method != "HEAD":
             routes.setdefault(path, set()).add(route.method.lower())
     return routes
