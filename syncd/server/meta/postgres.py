@@ -116,7 +116,12 @@ class PostgresDb(Db):
             raise ConfigError(
                 f"{SETTING}: cannot reach {settings.describe()}: {str(exc).strip()}"
             ) from None
-        self._migrate()
+        try:
+            self._migrate()
+        except psycopg.Error as exc:  # e.g. no right to create a table or the extension
+            raise ConfigError(
+                f"{SETTING}: cannot migrate the schema of {settings.describe()}: {str(exc).strip()}"
+            ) from None
 
     def _connect(self) -> psycopg.Connection[PgRow]:
         conn: psycopg.Connection[PgRow] = psycopg.connect(

@@ -119,3 +119,19 @@ def test_instances_starting_together_migrate_a_new_database_once(
     with psycopg.connect(url) as conn:
         versions = conn.execute("SELECT version FROM schema_version").fetchall()
     assert versions == [(len(PG_MIGRATIONS),)]
+
+
+def test_a_user_without_rights_to_create_the_schema_exits_78(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """PostgreSQL 15 gives PUBLIC no CREATE on schema public: the first start of a user that
+    does not own the database cannot migrate it, and says so in one line."""
+    url = postgres.empty_database()
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS norights")
+        conn.execute("CREATE ROLE norights LOGIN")
+    done = _syncd("admin", "list-users", "--data", str(tmp_path / "d"),
+                  "--db", url.replace("postgres@", "norights@"))  # fmt: skip
+    assert done.returncode == 78, done.stderr
+    assert "--db (SYNCD_DB): cannot migrate the schema" in done.stderr
