@@ -78,7 +78,7 @@ def translate(exc: psycopg.Error) -> NoReturn:
     if isinstance(exc, pg_errors.IntegrityError):
         raise ConstraintViolation(str(exc).strip()) from exc
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-        log.warning("database_unavailable", error=str(exc).strip(), kind=type(exc).__name__)
+        log.warning("database_call_failed", error=str(exc).strip(), kind=type(exc).__name__)
         raise Unavailable(
             "the metadata database is busy or unreachable; try again",
             retry_after_s=RETRY_AFTER_S,
