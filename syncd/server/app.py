@@ -55,7 +55,7 @@ async def error_middleware(
     except (asyncio.CancelledError, ConnectionError):
         raise
     except Exception:
-        log.exception("request_failed", method=request.method, path=request.path)
+        log.exception("request_failed", method=request.method, route=_route_pattern(request))
         return error_response(ServerError("internal error; see the server log"))
     finally:
         _count(request)
@@ -71,6 +71,13 @@ async def dot_segment_middleware(
     if any(unquote(seg) in (".", "..") for seg in raw.split("/")):
         raise InvalidName("'.' and '..' are not names", path=raw)
     return await handler(request)
+
+
+def _route_pattern(request: web.Request) -> str:
+    """The matched route's pattern (`/s/{token}`), never the path: a path may carry a share
+    link's or a sign-in link's secret, and secrets never reach the log."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
 
 
 def _count(request: web.Request) -> None:

@@ -1,5 +1,6 @@
 """Test hooks, mounted only with `syncd serve --test-hooks`: per-user counters, injected
-faults (410/429/503 with Retry-After), injected delays, and compacting the feed now."""
+faults (410/429/503 with Retry-After, or an unexpected exception), injected delays, and
+compacting the feed now."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class Faults:
     delay_ms: int = 0
     delay_count: int = 0
     delay_prefix: str = "/v1"
+    unexpected: bool = False  # raise a plain exception (a bug) instead of an API error
 
 
 FAULTS_KEY = web.AppKey("syncd_faults", Faults)
@@ -51,6 +53,8 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         await asyncio.sleep(faults.delay_ms / 1000)
     if faults.count > 0 and request.path.startswith(faults.path_prefix):
         faults.count -= 1
+        if faults.unexpected:
+            raise RuntimeError("injected unexpected failure (test hook)")
         error_cls: type[ApiError] = {
             410: CursorExpired,
             429: RateLimited,
@@ -81,6 +85,7 @@ async def set_faults(request: web.Request) -> web.Response:
         faults.count = int(body.get("count", 1))
         faults.retry_after_s = float(body.get("retry_after_s", 1))
         faults.path_prefix = str(body.get("path_prefix", "/v1"))
+        faults.unexpected = bool(body.get("unexpected", False))
     except (TypeError, ValueError) as exc:
         raise BadRequest(f"bad fault: {exc}") from exc
     return web.json_response({"armed": faults.count})

@@ -7,6 +7,8 @@ import json
 import signal
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -39,6 +41,26 @@ def test_admin_cli_while_running(server_process: ServerProcess) -> None:
     assert old.value.status == 401
     assert Api(server_process.url, new_token).account()["user"]["name"] == "alice"
     assert token not in server_process.log() and new_token not in server_process.log()
+
+
+def test_unexpected_failure_logs_the_route_not_a_share_links_secret(
+    server_process: ServerProcess,
+) -> None:
+    """A bug met while serving `/s/<token>` is logged with the route's pattern: the link's
+    secret (the path) never reaches the log."""
+    token = server_process.add_user("alice")
+    api = Api(server_process.url, token)
+    folder = api.create_folder("F")["id"]
+    file_id = api.upload(folder, "a.bin", b"shared")["id"]
+    link = api.json("POST", f"/v1/files/{file_id}/links", {"expires_in_s": 600})["url"]
+    secret = link.rsplit("/", 1)[1]
+    api.json("POST", "/v1/_test/faults", {"count": 1, "path_prefix": "/s/", "unexpected": True})
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        urllib.request.urlopen(link, timeout=10)
+    assert failed.value.code == 500
+    log = server_process.log()
+    assert "request_failed" in log and "/s/{token}" in log
+    assert secret not in log
 
 
 def test_sigterm_finishes_in_flight_request_and_exits_0(server_process: ServerProcess) -> None:
