@@ -22,7 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from syncd.server.db import Db, new_id  # noqa: E402
+from syncd.server.db import new_id  # noqa: E402
+from syncd.server.meta.sqlite import SqliteDb as Db  # noqa: E402
 from tests.support.server import start_server  # noqa: E402
 
 FIRST = ["María", "José", "Ana", "Luis", "Chloé", "Björn", "Aisha", "Wei", "Olu", "Noé"]

@@ -37,6 +37,15 @@ class RootLimitError(LocalError):
     """The sync root's file system cannot hold this file (e.g. over 4 GiB on FAT32)."""
 
 
+class StoreError(SyncdError):
+    """The metadata database refused a statement; translated once from the driver's error
+    (sqlite3 or psycopg) in syncd/server/meta, so callers never import a driver."""
+
+
+class ConstraintViolation(StoreError):
+    """A write broke a UNIQUE (or other) constraint; the caller maps it (e.g. NameTaken)."""
+
+
 class TransportError(SyncdError):
     """The server could not be reached or the connection broke (retryable)."""
 

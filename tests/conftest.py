@@ -1,5 +1,7 @@
 """Suite-wide options: `--long` runs the long campaigns (300 kills, 10,000 model sequences)
-instead of their CI sizes; `--seed N` replays one seeded campaign/model round."""
+instead of their CI sizes; `--seed N` replays one seeded campaign/model round. Session
+servers: SeaweedFS (S3) and PostgreSQL. A test that uses `db_url` runs once per metadata
+backend (SQLite, PostgreSQL), or per a module's `METADATA = (...)`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from syncd.server.meta import open_db
+from tests.support.postgres import TEMPLATE, PostgresServer
 from tests.support.s3 import SeaweedS3
 from tests.support.server import ServerProcess, start_server
 
@@ -68,3 +72,33 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     using their own key prefix in its bucket."""
     with SeaweedS3(tmp_path_factory.mktemp("seaweed")) as s3:
         yield s3
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One real PostgreSQL (on loopback) for the whole session; its template database is
+    migrated once, so each test's fresh copy starts at the current schema."""
+    with PostgresServer(tmp_path_factory.mktemp("postgres")) as pg:
+        open_db(Path(), pg.url(TEMPLATE)).close()
+        yield pg
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "metadata" in metafunc.fixturenames:
+        backends = getattr(metafunc.module, "METADATA", ("sqlite", "postgresql"))
+        metafunc.parametrize("metadata", backends, indirect=True)
+
+
+@pytest.fixture
+def metadata(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" (the file under --data) or "postgresql"; see METADATA above."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def db_url(metadata: str, request: pytest.FixtureRequest) -> str | None:
+    """None for SQLite; else the URL of a fresh database of the session's PostgreSQL."""
+    if metadata == "sqlite":
+        return None
+    pg: PostgresServer = request.getfixturevalue("postgres")
+    return pg.fresh_database()

@@ -1,5 +1,6 @@
-"""`syncd admin ...`: user management on a data directory. Safe while the server runs: it
-writes through the same SQLite database (WAL), and the server re-reads users per request."""
+"""`syncd admin ...`: user management on a data directory (or the `--db` database). Safe while
+the server runs: it writes the same database (SQLite WAL, or PostgreSQL behind the same write
+lock), and the server re-reads users per request."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from pathlib import Path
 import click
 
 from syncd.errors import ApiError
-from syncd.server.db import Db
 from syncd.server.ingest import commands as ingest_commands
 from syncd.server.quota import parse_size
+from syncd.server.store_options import open_store, store_options
 from syncd.server.users import (
     DEFAULT_MAX_FILE_BYTES,
     create_user,
@@ -25,14 +26,6 @@ from syncd.server.users import (
 from syncd.server.web.sessions import MAX_LOGIN_LINK_TTL_S, expires_ns
 from syncd.server.web.store import create_login_link
 from syncd.units import human_bytes, parse_duration_s
-
-_DATA = click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Server data directory (same as `syncd serve --data`).",
-)
 
 
 class SizeType(click.ParamType[int]):
@@ -50,11 +43,6 @@ class SizeType(click.ParamType[int]):
 
 
 SIZE = SizeType()
-
-
-def _open(data_dir: Path) -> Db:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return Db(data_dir / "library.db")
 
 
 @click.group()
@@ -78,7 +66,7 @@ def admin() -> None:
     show_default="2GiB",
     help="Largest single file.",
 )
-@_DATA
+@store_options
 def add_user(name: str, quota: int, max_file: int, data_dir: Path) -> None:
     """Create a user; prints the token once, alone on the last line (only a hash is kept).
 
@@ -86,7 +74,7 @@ def add_user(name: str, quota: int, max_file: int, data_dir: Path) -> None:
     Example:
       TOKEN=$(syncd admin add-user alice --quota 5GiB --data ./data | tail -1)
     """
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         user_id, token = create_user(db, name, quota, max_file)
     except ApiError as exc:
@@ -98,7 +86,7 @@ def add_user(name: str, quota: int, max_file: int, data_dir: Path) -> None:
 
 
 @admin.command("list-users")
-@_DATA
+@store_options
 def list_users_cmd(data_dir: Path) -> None:
     """List users with usage and limits.
 
@@ -106,7 +94,7 @@ def list_users_cmd(data_dir: Path) -> None:
     Example:
       syncd admin list-users --data ./data
     """
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         rows = list_users(db)
     finally:
@@ -124,7 +112,7 @@ def list_users_cmd(data_dir: Path) -> None:
 @click.argument("name")
 @click.argument("size", type=SIZE)
 @click.option("--max-file", "max_file", type=SIZE, default=None, help="Also change this.")
-@_DATA
+@store_options
 def set_quota_cmd(name: str, size: int, max_file: int | None, data_dir: Path) -> None:
     """Change a user's storage limit (applies to the running server at once).
 
@@ -132,7 +120,7 @@ def set_quota_cmd(name: str, size: int, max_file: int | None, data_dir: Path) ->
     Example:
       syncd admin set-quota alice 10GiB --data ./data
     """
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         set_quota(db, name, size, max_file)
     except ApiError as exc:
@@ -144,7 +132,7 @@ def set_quota_cmd(name: str, size: int, max_file: int | None, data_dir: Path) ->
 
 @admin.command("rotate-token")
 @click.argument("name")
-@_DATA
+@store_options
 def rotate_token_cmd(name: str, data_dir: Path) -> None:
     """Replace a user's token; the old one stops working at once. Prints the new token.
 
@@ -152,7 +140,7 @@ def rotate_token_cmd(name: str, data_dir: Path) -> None:
     Example:
       syncd admin rotate-token alice --data ./data | tail -1 > ~/.config/syncd/token
     """
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         token = rotate_token(db, name)
     except ApiError as exc:
@@ -173,7 +161,7 @@ def rotate_token_cmd(name: str, data_dir: Path) -> None:
     "the running server's URL from DATA/server.json).",
 )
 @click.option("--expires", default="15m", show_default=True, help="Lifetime: 90s, 15m, 12h, 2d.")
-@_DATA
+@store_options
 def login_link_cmd(name: str, base_url: str | None, expires: str, data_dir: Path) -> None:
     """Print a one-time sign-in link to NAME's library page, alone on the last line. It
     works once, until it expires; the browser that opens it stays signed in for a week.
@@ -189,7 +177,7 @@ def login_link_cmd(name: str, base_url: str | None, expires: str, data_dir: Path
     if not 1 <= lifetime_s <= MAX_LOGIN_LINK_TTL_S:
         raise click.BadParameter("at most 7d", param_hint="--expires")
     base = base_url or os.environ.get("SYNCD_PUBLIC_URL") or _running_url(data_dir)
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         user = user_by_name(db, name)
         now = time.time_ns()

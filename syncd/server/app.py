@@ -93,9 +93,24 @@ async def _compaction(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             await asyncio.sleep(COMPACT_INTERVAL_S)
-            feed.compact_all(state.db, state.feed_keep)
+            try:
+                with state.db.try_jobs_lock() as mine:  # one instance at a time compacts
+                    if mine:
+                        feed.compact_all(state.db, state.feed_keep)
+            except Exception:  # e.g. database busy: try again next round, keep serving
+                log.exception("feed_compaction_failed")
 
     task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _feed_listener(app: web.Application) -> AsyncIterator[None]:
+    """Long polls here wake when another instance of the same database commits a change."""
+    state = app[STATE_KEY]
+    task = asyncio.create_task(state.db.listen(state.notifier.wake))
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -148,6 +163,7 @@ def create_app(state: ServerState) -> web.Application:
     setup_trash(app, state.test_hooks)  # undo window: trash routes and the expiry purge
     setup_web(app)  # the library in a browser: sign-in, pages, thumbnails (web/)
     app.cleanup_ctx.append(_compaction)
+    app.cleanup_ctx.append(_feed_listener)
     app.cleanup_ctx.append(_blob_sweep)
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)
@@ -163,6 +179,7 @@ def open_app(
     trash_percent: float = DEFAULT_TRASH_PERCENT,
     limits: Limits | None = None,
     blobs_url: str | None = None,
+    db_url: str | None = None,
 ) -> web.Application:
     """Open (or create) the library in `data_dir`, clean crash leftovers, build the app."""
     state = ServerState.open(
@@ -173,6 +190,7 @@ def open_app(
         trash_percent=trash_percent,
         limits=limits,
         blobs_url=blobs_url,
+        db_url=db_url,
     )
     state.blobs.sweep_spool()
     return create_app(state)

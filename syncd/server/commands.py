@@ -21,7 +21,9 @@ from syncd.server.app import open_app
 from syncd.server.blobs.settings import parse_blobs_url
 from syncd.server.connections import fit_to_open_files, listen, quiet_accept_errors
 from syncd.server.http import STATE_KEY
+from syncd.server.meta.settings import parse_db_url
 from syncd.server.state import DEFAULT_FEED_KEEP, DEFAULT_TRASH_DAYS, DEFAULT_TRASH_PERCENT, Limits
+from syncd.server.store_options import DB_HELP
 
 __all__ = ["admin", "serve"]
 SHUTDOWN_TIMEOUT_S = 10.0
@@ -45,6 +47,7 @@ log = syncd_log.get_logger(__name__)
     "from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, region from AWS_REGION); default: the "
     "folder blobs/ under --data. Env: SYNCD_BLOBS.",
 )
+@click.option("--db", envvar="SYNCD_DB", default=None, metavar="URL", help=DB_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8750, show_default=True, type=int, help="0 = any free port.")
 @click.option("--test-hooks", is_flag=True, help="Enable /v1/_test/* (tests only).")
@@ -108,6 +111,7 @@ log = syncd_log.get_logger(__name__)
 def serve(
     data_dir: Path,
     blobs: str | None,
+    db: str | None,
     host: str,
     port: int,
     test_hooks: bool,
@@ -126,10 +130,13 @@ def serve(
     Example:
       syncd serve --data ./data --port 8750
       syncd serve --data ./spool --blobs 's3://media?endpoint=http://127.0.0.1:8333'
+      syncd serve --data ./spool --db postgresql://syncd@127.0.0.1:5432/syncd
     """
     syncd_log.configure(log_level)
     if blobs:
         parse_blobs_url(blobs)  # a bad URL or missing credentials: exit 78 before anything
+    if db:
+        parse_db_url(db)  # a bad URL: exit 78 (an unreachable database: when the app opens)
     limits = Limits(
         header_timeout_s=header_timeout,
         idle_timeout_s=idle_timeout,
@@ -145,6 +152,7 @@ def serve(
         trash_percent=trash_percent,
         limits=limits,
         blobs_url=blobs or None,
+        db_url=db or None,
     )
     asyncio.run(_serve(make_app, data_dir.resolve(), host, port))
 
@@ -170,6 +178,7 @@ async def _serve(
         data_dir=str(data_dir),
         test_hooks=state.test_hooks,
         blobs=state.blobs.backend.name,
+        db=state.db.describe(),
         **dataclasses.asdict(state.limits),
     )
     reach = await state.blobs.check()

@@ -4,20 +4,19 @@ unsatisfiable), If-Range, streamed from the blob store (a Range read of the blob
 
 from __future__ import annotations
 
-import sqlite3
-
 from aiohttp import web
 
 from syncd.errors import ApiError
 from syncd.log import get_logger
 from syncd.server.http import content_disposition, parse_range, state_of
+from syncd.server.meta import Row
 
 log = get_logger(__name__)
 _MEDIA_ONLY = "img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 
 
 async def send_file(
-    request: web.Request, row: sqlite3.Row, *, inline: bool = False, private: bool = False
+    request: web.Request, row: Row, *, inline: bool = False, private: bool = False
 ) -> web.StreamResponse:
     """Answer with the file of `row` (a files row). Returns the prepared response."""
     state = state_of(request)

@@ -1,17 +1,13 @@
-"""SQLite (WAL) metadata store: connection set-up, versioned schema migrations, short write
-transactions, id and time helpers. Every other server module goes through `Db`."""
+"""The SQLite schema (versioned migrations, append only) and the id and time helpers every
+server module uses; the connection itself is syncd/server/meta/sqlite.py (and PostgreSQL's
+schema meta/pg_schema.py, kept in step with this list)."""
 
 from __future__ import annotations
 
 import base64
-import fcntl
 import secrets
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 # Each entry migrates from version i to i+1 (PRAGMA user_version). Append only.
 MIGRATIONS: list[str] = [
@@ -334,64 +330,6 @@ MIGRATIONS: list[str] = [
     CREATE INDEX web_login_links_user ON web_login_links(user_id);
     """,
 ]
-
-
-class Db:
-    """One SQLite connection in autocommit mode; writes go through `tx()` (BEGIN IMMEDIATE),
-    so the admin CLI in another process and the server never interleave half-done writes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        # busy_timeout first: every later statement may meet another process's lock.
-        self.conn.execute("PRAGMA busy_timeout=10000")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        # The server and `syncd admin` may open a fresh data dir at the same moment: an
-        # exclusive file lock makes exactly one of them migrate, the other sees the result.
-        with (self.path.parent / ".migrate.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            # Switching to WAL needs an exclusive lock: do it under the file lock too (two
-            # processes opening a fresh data dir at once made one fail with "database is locked").
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self._migrate_locked()
-
-    def _migrate_locked(self) -> None:
-        version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"database schema v{version} is newer than this program (v{len(MIGRATIONS)})"
-            )
-        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            # executescript commits first, so run the script and the version bump in one tx.
-            self.conn.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={target};\nCOMMIT;"
-            )
-
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; rolled back on any exception."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-
-    def one(self, sql: str, *args: object) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute(sql, args).fetchone()
-        return row
-
-    def all(self, sql: str, *args: object) -> list[sqlite3.Row]:
-        return list(self.conn.execute(sql, args).fetchall())
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def new_id(prefix: str) -> str:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from syncd.errors import CursorExpired
 from syncd.protocol import Change, ChangesPage
-from syncd.server.db import Db
+from syncd.server.meta import Conn, Db
 from syncd.server.records import file_model, folder_model
 
 DEFAULT_LIMIT = 1000
@@ -21,7 +21,7 @@ MAX_LIMIT = 5000
 MAX_EPOCH_CHARS = 64
 
 
-def next_seq(conn: sqlite3.Connection, user_id: str) -> int:
+def next_seq(conn: Conn, user_id: str) -> int:
     """Allocate the user's next seq (inside the caller's write transaction)."""
     row = conn.execute(
         "UPDATE users SET last_seq = last_seq + 1 WHERE id=? RETURNING last_seq", (user_id,)
@@ -29,9 +29,7 @@ def next_seq(conn: sqlite3.Connection, user_id: str) -> int:
     return int(row[0])
 
 
-def tombstone(
-    conn: sqlite3.Connection, user_id: str, kind: Literal["folder", "file"], obj_id: str
-) -> int:
+def tombstone(conn: Conn, user_id: str, kind: Literal["folder", "file"], obj_id: str) -> int:
     seq = next_seq(conn, user_id)
     conn.execute(
         "INSERT INTO tombstones (user_id, seq, type, obj_id) VALUES (?,?,?,?)",
@@ -189,8 +187,26 @@ class FeedEpoch:
 
     @classmethod
     def start(cls, db: Db) -> FeedEpoch:
+        if db.shared:
+            return cls.shared(db)
         rows = db.all("SELECT id, last_seq FROM users")
         return cls(start_seqs={r["id"]: int(r["last_seq"]) for r in rows})
+
+    @classmethod
+    def shared(cls, db: Db) -> FeedEpoch:
+        """Instances of one database share one epoch (kept in it): a client moved to another
+        instance by a load balancer must not read that as a rewound server. A cursor from
+        another epoch (another library) is rewound from 0; a restored database keeps its
+        epoch, so there only a cursor past the head answers 410 (not `rewound`)."""
+        with db.tx() as conn:
+            conn.execute(
+                "INSERT INTO server_secrets (name, value) VALUES ('feed_epoch', ?)"
+                " ON CONFLICT DO NOTHING",
+                ("ep_" + secrets.token_hex(8),),
+            )
+        row = db.one("SELECT value FROM server_secrets WHERE name='feed_epoch'")
+        assert row is not None
+        return cls(id=str(row["value"]))
 
     def check(self, user_id: str, cursor: int, client_epoch: str | None) -> None:
         """Raise a rewound 410 when `cursor` (of `client_epoch`) is past this run's start."""
@@ -206,11 +222,14 @@ class FeedEpoch:
 
 
 class Notifier:
-    """Wakes long polls of a user the moment any request changes that user's library."""
+    """Wakes long polls of a user the moment any request changes that user's library: here
+    at once, and on every other instance through `publish` (PostgreSQL's NOTIFY; their
+    listener calls `wake`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, publish: Callable[[str], None] | None = None) -> None:
         self._events: dict[str, asyncio.Event] = {}
         self.closing = False
+        self.publish = publish
 
     def event(self, user_id: str) -> asyncio.Event:
         if user_id not in self._events:
@@ -218,12 +237,19 @@ class Notifier:
         return self._events[user_id]
 
     def notify(self, user_id: str) -> None:
-        event = self._events.pop(user_id, None)
-        if event is not None:
-            event.set()
+        """After a commit that changed the user's library."""
+        self.wake(user_id)
+        if self.publish is not None:
+            self.publish(user_id)
+
+    def wake(self, user_id: str | None) -> None:
+        """Wake this instance's long polls of the user (None: of every user)."""
+        for uid in list(self._events) if user_id is None else [user_id]:
+            event = self._events.pop(uid, None)
+            if event is not None:
+                event.set()
 
     def close(self) -> None:
         """Shutdown: release every waiter so in-flight long polls finish at once."""
         self.closing = True
-        for user_id in list(self._events):
-            self.notify(user_id)
+        self.wake(None)

@@ -3,15 +3,15 @@ and committing a received blob as a new or replaced file (quota usage kept in st
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Literal
 
-from syncd.errors import BadRequest, NameTaken, NotFound
+from syncd.errors import BadRequest, ConstraintViolation, NameTaken, NotFound
 from syncd.protocol import File, FilesPage, name_key, normalize_name
-from syncd.server import feed, trash
+from syncd.server import feed, quota, trash
 from syncd.server.blobs.spool import TempBlob
 from syncd.server.db import new_id, now_ns
 from syncd.server.folders import check_rev, drop_file_row, folder_row
+from syncd.server.meta import Conn, Row
 from syncd.server.quota import Reservation
 from syncd.server.records import file_model, kind_for, mime_for
 from syncd.server.state import NO_PRECONDITION, Precondition, ServerState
@@ -19,14 +19,14 @@ from syncd.server.state import NO_PRECONDITION, Precondition, ServerState
 MAX_PAGE = 5000
 
 
-def file_row(state: ServerState, user_id: str, file_id: str) -> sqlite3.Row:
+def file_row(state: ServerState, user_id: str, file_id: str) -> Row:
     row = state.db.one("SELECT * FROM files WHERE id=? AND user_id=?", file_id, user_id)
     if row is None:
         raise NotFound("no such file", file_id=file_id)
     return row
 
 
-def rows_by_ids(state: ServerState, user_id: str, file_ids: list[str]) -> dict[str, sqlite3.Row]:
+def rows_by_ids(state: ServerState, user_id: str, file_ids: list[str]) -> dict[str, Row]:
     """The user's files among `file_ids`, by id (another user's id is simply absent)."""
     unique = sorted(set(file_ids))
     marks = ",".join("?" * len(unique))
@@ -42,7 +42,7 @@ def get_file(state: ServerState, user_id: str, file_id: str) -> File:
     return file_model(file_row(state, user_id, file_id))
 
 
-def row_by_name(state: ServerState, folder_id: str, name: str) -> sqlite3.Row | None:
+def row_by_name(state: ServerState, folder_id: str, name: str) -> Row | None:
     return state.db.one(
         "SELECT * FROM files WHERE folder_id=? AND name_key=?", folder_id, name_key(name)
     )
@@ -100,7 +100,7 @@ def patch_file(
                     file_id,
                 ),
             )
-    except sqlite3.IntegrityError as exc:
+    except ConstraintViolation as exc:
         raise NameTaken("a file with that name already exists in the folder", name=name) from exc
     state.notifier.notify(user_id)
     return get_file(state, user_id, file_id)
@@ -164,6 +164,8 @@ async def commit_blob(
                     ),
                 )
             delta = temp.size - (0 if old is None else int(old["size"]))
+            if source == "upload" and state.db.shared:
+                quota.check_commit(conn, user_id, delta)
             conn.execute("UPDATE users SET used_bytes=used_bytes+? WHERE id=?", (delta, user_id))
     except BaseException:
         state.blobs.unpin(temp.sha256)
@@ -179,7 +181,7 @@ async def commit_blob(
 
 
 def _insert(
-    conn: sqlite3.Connection,
+    conn: Conn,
     user_id: str,
     folder_id: str,
     name: str,

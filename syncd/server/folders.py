@@ -3,12 +3,11 @@ delete with every file in it. Each mutation bumps `rev`, takes a feed seq and wa
 
 from __future__ import annotations
 
-import sqlite3
-
-from syncd.errors import NameTaken, NotFound, RevMismatch
+from syncd.errors import ConstraintViolation, NameTaken, NotFound, RevMismatch
 from syncd.protocol import Folder, name_key, normalize_name
 from syncd.server import feed, trash
 from syncd.server.db import new_id, now_ns
+from syncd.server.meta import Conn, Row
 from syncd.server.records import folder_model, one_folder_model
 from syncd.server.state import NO_PRECONDITION, Precondition, ServerState
 
@@ -18,7 +17,7 @@ def list_folders(state: ServerState, user_id: str) -> list[Folder]:
     return [folder_model(r) for r in rows]
 
 
-def folder_row(state: ServerState, user_id: str, folder_id: str) -> sqlite3.Row:
+def folder_row(state: ServerState, user_id: str, folder_id: str) -> Row:
     row = state.db.one("SELECT * FROM folders WHERE id=? AND user_id=?", folder_id, user_id)
     if row is None:
         raise NotFound("no such folder", folder_id=folder_id)
@@ -74,7 +73,7 @@ def create_folder(
                     now_ns(),
                 ),
             )
-    except sqlite3.IntegrityError as exc:
+    except ConstraintViolation as exc:
         raise NameTaken(f"a folder named {name!r} already exists", name=name) from exc
     state.notifier.notify(user_id)
     return get_folder(state, user_id, folder_id)
@@ -125,7 +124,7 @@ def rename_folder(
                 "UPDATE folders SET name=?, name_key=?, rev=rev+1, seq=? WHERE id=?",
                 (name, name_key(name), seq, folder_id),
             )
-    except sqlite3.IntegrityError as exc:
+    except ConstraintViolation as exc:
         raise NameTaken(f"a folder named {name!r} already exists", name=name) from exc
     state.notifier.notify(user_id)
     return get_folder(state, user_id, folder_id)
@@ -150,7 +149,7 @@ async def delete_folder(
         await state.blobs.collect(sha)
 
 
-def drop_file_row(conn: sqlite3.Connection, user_id: str, f: sqlite3.Row) -> None:
+def drop_file_row(conn: Conn, user_id: str, f: Row) -> None:
     """The one place a file row disappears: it moves to the user's trash (undo window), its
     bytes stop counting in quota at once, and the feed gets a delete. `f` is a full row.
     The caller then applies the trash cap (`trash.enforce_cap`) in the same transaction."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
@@ -31,6 +30,7 @@ from syncd.errors import (
     Unavailable,
 )
 from syncd.protocol import rev_from_etag
+from syncd.server.meta import Row
 from syncd.server.state import Precondition, ServerState
 from syncd.server.users import user_by_token
 from syncd.server.web.sessions import request_session
@@ -56,7 +56,7 @@ def state_of(request: web.Request) -> ServerState:
     return request.app[STATE_KEY]
 
 
-def auth(request: web.Request) -> sqlite3.Row:
+def auth(request: web.Request) -> Row:
     """The calling user, re-read from the database on every request (so a rotated token or
     a new quota from `syncd admin` applies at once). A bearer token, or, without an
     Authorization header, the web page's session cookie (state changes then need the same

@@ -16,9 +16,9 @@ from aiohttp import web
 
 from syncd.errors import BadRequest, Forbidden, NotFound
 from syncd.server.content import send_file
-from syncd.server.db import Db
 from syncd.server.files import file_row
 from syncd.server.http import auth, json_body, state_of
+from syncd.server.meta import Db
 
 DEFAULT_EXPIRES_IN_S = 24 * 3600
 MAX_EXPIRES_IN_S = 365 * 24 * 3600
@@ -33,7 +33,7 @@ def signing_key(db: Db) -> bytes:
     if row is None:
         with db.tx() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?,?)",
+                "INSERT INTO server_secrets (name, value) VALUES (?,?) ON CONFLICT DO NOTHING",
                 (_KEY_NAME, secrets.token_hex(32)),
             )
         row = db.one("SELECT value FROM server_secrets WHERE name=?", _KEY_NAME)

@@ -59,18 +59,25 @@ def account_paths() -> dict[str, Obj]:
         reachable={"type": "boolean"},
         reason={"type": "string"},
     )
+    db = _object(
+        ["backend", "reachable"],
+        backend={"enum": ["sqlite", "postgresql"]},
+        reachable={"type": "boolean"},
+        reason={"type": "string"},
+    )
     health = _object(
-        ["status", "version", "blobs"],
+        ["status", "version", "blobs", "db"],
         status={"enum": ["ok", "unavailable"]},
         version={"type": "string"},
         blobs=blobs,
+        db=db,
     )
     answers = {"200": json_answer(health), "503": json_answer(health)}
     return {
         "/v1/health": {
             "get": op(
                 "health",
-                "Liveness, version and the blob store's reachability",
+                "Liveness, version and the reachability of the blob store and the database",
                 answers,
                 public=True,
             )

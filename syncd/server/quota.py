@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from syncd.errors import FileTooLarge, QuotaExceeded
-from syncd.server.db import Db
+from syncd.server.meta import Conn, Db
 from syncd.units import human_bytes
 
 _UNITS = {"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
@@ -83,3 +83,24 @@ class Quotas:
         self._reserved[reservation.user_id] -= reservation.n_bytes
         if self._reserved[reservation.user_id] <= 0:
             del self._reserved[reservation.user_id]
+
+
+def check_commit(conn: Conn, user_id: str, delta_bytes: int) -> None:
+    """Inside an upload's commit on a shared database: 507 unless `delta_bytes` more still
+    fit. Reservations are per instance (a fast check before the body is read); this check,
+    under the database's write lock, is what keeps parallel uploads through several
+    instances from over-committing."""
+    row = conn.execute(
+        "SELECT used_bytes, limit_bytes FROM users WHERE id=?", (user_id,)
+    ).fetchone()
+    if row is None or delta_bytes <= 0:
+        return
+    used, limit = int(row["used_bytes"]), int(row["limit_bytes"])
+    if used + delta_bytes > limit:
+        raise QuotaExceeded(
+            f"not enough space: needs {human_bytes(delta_bytes)}, "
+            f"{human_bytes(max(0, limit - used))} free",
+            used_bytes=used,
+            limit_bytes=limit,
+            needed_bytes=delta_bytes,
+        )

@@ -4,11 +4,11 @@ from a name: MIME type and file kind."""
 from __future__ import annotations
 
 import mimetypes
-import sqlite3
 from typing import cast
 
 from syncd.protocol import File, FileKind, Folder, FolderKind, Participant
-from syncd.server.db import Db, rfc3339
+from syncd.server.db import rfc3339
+from syncd.server.meta import Db, Row
 
 # Types mimetypes misses or gets wrong on minimal systems, and WhatsApp's usual media.
 _EXTRA_TYPES = {
@@ -40,7 +40,7 @@ def kind_for(mime: str) -> FileKind:
     return "document"
 
 
-def file_model(row: sqlite3.Row) -> File:
+def file_model(row: Row) -> File:
     return File(
         id=row["id"],
         folder_id=row["folder_id"],
@@ -59,7 +59,7 @@ def file_model(row: sqlite3.Row) -> File:
     )
 
 
-def folder_model(row: sqlite3.Row) -> Folder:
+def folder_model(row: Row) -> Folder:
     """A folder row as the API shows it; file_count and bytes are the row's trigger-kept
     counters (schema v4), as of when the row was read."""
     participant = None
@@ -78,7 +78,7 @@ def folder_model(row: sqlite3.Row) -> Folder:
     )
 
 
-def one_folder_model(db: Db, row: sqlite3.Row) -> Folder:
+def one_folder_model(db: Db, row: Row) -> Folder:
     """The folder of `row` with its counters read now (the row may predate a file change)."""
     fresh = db.one("SELECT * FROM folders WHERE id=?", row["id"])
     return folder_model(fresh if fresh is not None else row)

@@ -4,7 +4,6 @@ file on its own (digest check, quota reservation, result); a malformed body stor
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -40,6 +39,7 @@ from syncd.server.http import (
     model_response,
     state_of,
 )
+from syncd.server.meta import Row
 from syncd.server.quota import Reservation
 from syncd.server.state import Precondition, ServerState
 
@@ -89,7 +89,7 @@ async def batch_read(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-def _read_groups(ids: list[str], rows: dict[str, sqlite3.Row]) -> list[list[str]]:
+def _read_groups(ids: list[str], rows: dict[str, Row]) -> list[list[str]]:
     groups: list[list[str]] = [[]]
     size = 0
     for file_id in ids:
@@ -103,7 +103,7 @@ def _read_groups(ids: list[str], rows: dict[str, sqlite3.Row]) -> list[list[str]
 
 
 async def _read_blobs(
-    state: ServerState, rows: list[sqlite3.Row | None]
+    state: ServerState, rows: list[Row | None]
 ) -> list[bytes | OSError | ApiError | None]:
     """Each row's blob, or the error reading it (None: no row); one failure is that file's."""
     out: list[bytes | OSError | ApiError | None] = []
@@ -127,7 +127,7 @@ async def _read_blob(state: ServerState, sha256: str, size: int) -> bytes:
 
 
 def _read_frame(
-    file_id: str, row: sqlite3.Row | None, content: bytes | OSError | ApiError | None
+    file_id: str, row: Row | None, content: bytes | OSError | ApiError | None
 ) -> tuple[BatchReadHeader, bytes]:
     if row is None or isinstance(content, FileNotFoundError):  # replaced meanwhile: gone too
         error: ApiError = NotFound("no such file", file_id=file_id)

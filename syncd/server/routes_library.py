@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from syncd import __version__
@@ -22,16 +24,20 @@ routes = web.RouteTableDef()
 
 @routes.get("/v1/health", name="health")
 async def health(request: web.Request) -> web.Response:
-    """Liveness and the blob store's reachability: 503 while the store cannot be reached
-    (a load balancer then sends traffic to another instance)."""
-    reach = await state_of(request).blobs.check()
+    """Liveness and each backend's reachability: 503 while the blob store or the metadata
+    database cannot be reached (a load balancer then sends traffic to another instance)."""
+    state = state_of(request)
+    reach, db_reach = await asyncio.gather(state.blobs.check(), state.db.check())
     blobs: dict[str, object] = {"backend": reach.backend, "reachable": reach.reachable}
     if reach.detail:
         blobs["reason"] = reach.detail
-    status = "ok" if reach.reachable else "unavailable"
+    db: dict[str, object] = {"backend": db_reach.backend, "reachable": db_reach.reachable}
+    if db_reach.detail:
+        db["reason"] = db_reach.detail
+    ok = reach.reachable and db_reach.reachable
     return web.json_response(
-        {"status": status, "version": __version__, "blobs": blobs},
-        status=200 if reach.reachable else 503,
+        {"status": "ok" if ok else "unavailable", "version": __version__, "blobs": blobs, "db": db},
+        status=200 if ok else 503,
     )
 
 

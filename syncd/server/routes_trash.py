@@ -57,7 +57,9 @@ async def _purge_loop(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:
-                await trash.purge(state.db, state.blobs, trash.keep_ns(state.trash_days))
+                with state.db.try_jobs_lock() as mine:  # one instance at a time purges
+                    if mine:
+                        await trash.purge(state.db, state.blobs, trash.keep_ns(state.trash_days))
             except Exception:  # e.g. database busy: try again next round, keep serving
                 log.exception("trash_purge_failed")
             await asyncio.sleep(PURGE_INTERVAL_S)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syncd.server.blobs.store import BlobStore, open_blob_store
-from syncd.server.db import Db
 from syncd.server.feed import FeedEpoch, Notifier
+from syncd.server.meta import Db, open_db
 from syncd.server.quota import Quotas
 
 DEFAULT_FEED_KEEP = 10_000
@@ -66,16 +66,17 @@ class ServerState:
         trash_percent: float = DEFAULT_TRASH_PERCENT,
         limits: Limits | None = None,
         blobs_url: str | None = None,
+        db_url: str | None = None,
     ) -> ServerState:
         data_dir.mkdir(parents=True, exist_ok=True)
-        db = Db(data_dir / "library.db")
+        db = open_db(data_dir, db_url)
         blobs = open_blob_store(data_dir, db, blobs_url)
         state = cls(
             data_dir,
             db,
             blobs,
             Quotas(db),
-            Notifier(),
+            Notifier(publish=db.announce if db.shared else None),
             feed_keep,
             test_hooks,
             trash_days,

@@ -4,12 +4,11 @@ share of the user's quota). An entry keeps its blob alive; it is not counted in 
 
 from __future__ import annotations
 
-import sqlite3
-
 from syncd.log import get_logger
 from syncd.protocol import TrashItem
 from syncd.server.blobs.store import BlobStore
-from syncd.server.db import Db, new_id, now_ns, rfc3339
+from syncd.server.db import new_id, now_ns, rfc3339
+from syncd.server.meta import Conn, Db, Row
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 log = get_logger(__name__)
@@ -19,7 +18,7 @@ def keep_ns(trash_days: float) -> int:
     return int(trash_days * NS_PER_DAY)
 
 
-def to_trash(conn: sqlite3.Connection, user_id: str, f: sqlite3.Row) -> str:
+def to_trash(conn: Conn, user_id: str, f: Row) -> str:
     """Record a file row that is about to be deleted (inside the caller's transaction)."""
     folder = conn.execute("SELECT name FROM folders WHERE id=?", (f["folder_id"],)).fetchone()
     entry_id = new_id("tr")
@@ -48,7 +47,7 @@ def to_trash(conn: sqlite3.Connection, user_id: str, f: sqlite3.Row) -> str:
     return entry_id
 
 
-def enforce_cap(conn: sqlite3.Connection, user_id: str, percent: float) -> list[str]:
+def enforce_cap(conn: Conn, user_id: str, percent: float) -> list[str]:
     """Inside a delete's transaction: purge the user's oldest entries until the trash holds
     at most `percent` % of their quota. The newest entry always stays (a delete can always
     be undone right away), so a trash never exceeds its cap by more than one file. Returns
@@ -56,7 +55,7 @@ def enforce_cap(conn: sqlite3.Connection, user_id: str, percent: float) -> list[
     user = conn.execute("SELECT limit_bytes FROM users WHERE id=?", (user_id,)).fetchone()
     cap = int(int(user["limit_bytes"]) * percent / 100) if user is not None else 0
     (total,) = conn.execute(
-        "SELECT COALESCE(SUM(size), 0) FROM trash WHERE user_id=?", (user_id,)
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM trash WHERE user_id=?", (user_id,)
     ).fetchone()
     if total <= cap:
         return []
@@ -75,7 +74,7 @@ def enforce_cap(conn: sqlite3.Connection, user_id: str, percent: float) -> list[
     return purged
 
 
-def item_model(row: sqlite3.Row, trash_days: float) -> TrashItem:
+def item_model(row: Row, trash_days: float) -> TrashItem:
     return TrashItem(
         id=row["id"],
         file_id=row["file_id"],
@@ -103,7 +102,7 @@ def list_trash(db: Db, user_id: str, trash_days: float) -> list[TrashItem]:
     return [item_model(r, trash_days) for r in rows]
 
 
-def entry_row(db: Db, user_id: str, entry_id: str) -> sqlite3.Row | None:
+def entry_row(db: Db, user_id: str, entry_id: str) -> Row | None:
     return db.one("SELECT * FROM trash WHERE id=? AND user_id=?", entry_id, user_id)
 
 

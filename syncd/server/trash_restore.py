@@ -4,15 +4,14 @@ and announced on the change feed so every daemon downloads it."""
 
 from __future__ import annotations
 
-import sqlite3
-
-from syncd.errors import NameTaken, NotFound, QuotaExceeded
+from syncd.errors import ConstraintViolation, NameTaken, NotFound, QuotaExceeded
 from syncd.log import get_logger
 from syncd.protocol import File, name_key
 from syncd.server import feed, trash
 from syncd.server.db import now_ns
 from syncd.server.files import get_file, row_by_name
 from syncd.server.folders import create_folder
+from syncd.server.meta import Conn, Row
 from syncd.server.state import ServerState
 from syncd.units import human_bytes
 
@@ -39,7 +38,7 @@ def restore(state: ServerState, user_id: str, entry_id: str) -> File:
             conn.execute(
                 "UPDATE users SET used_bytes=used_bytes+? WHERE id=?", (entry["size"], user_id)
             )
-    except sqlite3.IntegrityError as exc:  # the name was taken between the check and now
+    except ConstraintViolation as exc:  # the name was taken between the check and now
         raise NameTaken("a file with that name appeared meanwhile; retry", name=name) from exc
     state.notifier.notify(user_id)
     log.info(
@@ -63,7 +62,7 @@ def _check_quota(state: ServerState, user_id: str, size: int) -> None:
         )
 
 
-def _target_folder(state: ServerState, user_id: str, entry: sqlite3.Row) -> str:
+def _target_folder(state: ServerState, user_id: str, entry: Row) -> str:
     """The original folder if it still exists (even renamed), else a folder of the same
     name (one restored earlier), else a new custom folder with that name."""
     row = state.db.one(
@@ -106,11 +105,11 @@ def restored_name(state: ServerState, folder_id: str, name: str) -> str:
 
 
 def _insert(
-    conn: sqlite3.Connection,
+    conn: Conn,
     user_id: str,
     folder_id: str,
     name: str,
-    entry: sqlite3.Row,
+    entry: Row,
     seq: int,
 ) -> None:
     """The file comes back under its old id, one rev later (stale If-Match fails)."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 
-from syncd.errors import NameTaken, NotFound
+from syncd.errors import ConstraintViolation, NameTaken, NotFound
 from syncd.protocol import name_key, normalize_name
-from syncd.server.db import Db, new_id, now_ns
+from syncd.server.db import new_id, now_ns
+from syncd.server.meta import Db, Row
 from syncd.server.web.store import end_user_sessions
 
 DEFAULT_MAX_FILE_BYTES = 2 << 30
@@ -45,16 +45,16 @@ def create_user(db: Db, name: str, limit_bytes: int, max_file_bytes: int) -> tup
                     now_ns(),
                 ),
             )
-    except sqlite3.IntegrityError as exc:
+    except ConstraintViolation as exc:
         raise NameTaken(f"a user named {name!r} already exists", name=name) from exc
     return user_id, token
 
 
-def user_by_token(db: Db, token: str) -> sqlite3.Row | None:
+def user_by_token(db: Db, token: str) -> Row | None:
     return db.one("SELECT * FROM users WHERE token_hash=?", hash_token(token))
 
 
-def user_by_name(db: Db, name: str) -> sqlite3.Row:
+def user_by_name(db: Db, name: str) -> Row:
     row = db.one("SELECT * FROM users WHERE name_key=?", name_key(name))
     if row is None:
         raise NotFound(f"no user named {name!r}")
@@ -79,7 +79,7 @@ def rotate_token(db: Db, name: str) -> str:
     return token
 
 
-def list_users(db: Db) -> list[sqlite3.Row]:
+def list_users(db: Db) -> list[Row]:
     return db.all(
         "SELECT u.*, (SELECT COUNT(*) FROM files f WHERE f.user_id=u.id) AS file_count"
         " FROM users u ORDER BY u.name_key"

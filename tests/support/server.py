@@ -181,8 +181,10 @@ class ServerProcess:
         test_hooks: bool = True,
         args: Sequence[str] = (),
         open_files: int | None = None,
+        db_url: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.db_url = db_url  # --db of `serve` and of every `admin` call; None: SQLite
         self.test_hooks = test_hooks
         self.args = list(args)  # extra `syncd serve` flags, e.g. ["--header-timeout", "1"]
         self.open_files = open_files  # RLIMIT_NOFILE (soft and hard) of the server process
@@ -198,6 +200,7 @@ class ServerProcess:
         if self.test_hooks:
             cmd.append("--test-hooks")
         cmd += self.args
+        cmd += ["--db", self.db_url] if self.db_url else []
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         limit = self._limit_open_files if self.open_files is not None else None
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=log, preexec_fn=limit)
@@ -232,7 +235,8 @@ class ServerProcess:
     def admin(self, *args: str) -> str:
         """Run `syncd admin ARGS --data DIR`; returns stdout (raises on failure)."""
         done = subprocess.run(
-            [*_cli(), "admin", *args, "--data", str(self.data_dir)],
+            [*_cli(), "admin", *args, "--data", str(self.data_dir)]
+            + (["--db", self.db_url] if self.db_url else []),
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -287,5 +291,8 @@ def start_server(
     test_hooks: bool = True,
     args: Sequence[str] = (),
     open_files: int | None = None,
+    db_url: str | None = None,
 ) -> ServerProcess:
-    return ServerProcess(data_dir, test_hooks=test_hooks, args=args, open_files=open_files).start()
+    return ServerProcess(
+        data_dir, test_hooks=test_hooks, args=args, open_files=open_files, db_url=db_url
+    ).start()

@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from syncd.errors import ApiError
+from syncd.errors import ApiError, Unavailable
 from syncd.log import get_logger
 from syncd.server.blobs.backend import BlobBackend, Reachability
 from syncd.server.blobs.local import LocalBackend
 from syncd.server.blobs.settings import parse_blobs_url
 from syncd.server.blobs.spool import Spool, TempBlob
-from syncd.server.db import Db
+from syncd.server.meta import Db
 
 log = get_logger(__name__)
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+HOLD_WAIT_S = 10.0  # another instance deleting this blob: wait this long for it, then 503
+HOLD_POLL_S = 0.05
 
 
 def open_blob_store(data_dir: Path, db: Db, blobs_url: str | None = None) -> BlobStore:
@@ -72,8 +75,14 @@ class BlobStore:
 
     async def adopt(self, temp: TempBlob) -> None:
         """Store a received, verified spool file under its hash and pin it until the
-        caller's file row is committed (then call `unpin`). Identical content is stored once."""
+        caller's file row is committed (then call `unpin`). Identical content is stored once.
+        The pin holds on every instance of a shared database (a shared hold there)."""
         async with self._lock(temp.sha256):
+            try:
+                await self._hold_shared(temp.sha256)
+            except BaseException:
+                self.spool.discard(temp)
+                raise
             self._pins[temp.sha256] += 1
             try:
                 if await self.backend.exists(temp.sha256):
@@ -85,10 +94,19 @@ class BlobStore:
                 self.unpin(temp.sha256)
                 raise
 
+    async def _hold_shared(self, sha256: str) -> None:
+        """Wait (without blocking the loop) while another instance deletes this blob."""
+        deadline = time.monotonic() + HOLD_WAIT_S
+        while not self.db.hold_blob(sha256, exclusive=False):
+            if time.monotonic() > deadline:
+                raise Unavailable("the blob store is busy with this content; try again")
+            await asyncio.sleep(HOLD_POLL_S)
+
     def unpin(self, sha256: str) -> None:
         self._pins[sha256] -= 1
         if self._pins[sha256] <= 0:
             del self._pins[sha256]
+        self.db.release_blob(sha256, exclusive=False)
 
     def read(
         self, sha256: str, start: int, length: int
@@ -105,11 +123,17 @@ class BlobStore:
         async with self._lock(sha256):
             if self._pins.get(sha256) or self._referenced(sha256):
                 return False
+            if not self.db.hold_blob(sha256, exclusive=True):
+                return False  # pinned by another instance: its row is about to refer to it
             try:
+                if self._referenced(sha256):  # committed meanwhile by another instance
+                    return False
                 await self.backend.delete(sha256)
             except (ApiError, OSError) as exc:
                 log.warning("blob_collect_failed", sha256=sha256, error=str(exc))
                 return False
+            finally:
+                self.db.release_blob(sha256, exclusive=True)
         return True
 
     def _referenced(self, sha256: str) -> bool:

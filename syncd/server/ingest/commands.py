@@ -10,23 +10,10 @@ from typing import cast
 import click
 
 from syncd.errors import ApiError
-from syncd.server.db import Db
 from syncd.server.ingest import hooks
 from syncd.server.quota import parse_size
+from syncd.server.store_options import open_store, store_options
 from syncd.units import human_bytes
-
-_DATA = click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Server data directory (same as `syncd serve --data`).",
-)
-
-
-def _open(data_dir: Path) -> Db:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return Db(data_dir / "library.db")
 
 
 def _caps(values: tuple[str, ...]) -> dict[str, int]:
@@ -44,7 +31,7 @@ def _caps(values: tuple[str, ...]) -> dict[str, int]:
 
 @click.command("add-hook")
 @click.argument("user")
-@_DATA
+@store_options
 @click.option(
     "--type", "hook_type", type=click.Choice(["waha", "cloudapi", "evolution"]), required=True
 )
@@ -122,7 +109,7 @@ def add_hook(
     )
     if media_hosts:
         config.media_hosts = list(media_hosts)
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         hook = hooks.add_hook(db, user, cast(hooks.HookType, hook_type), config)
     except ApiError as exc:
@@ -137,7 +124,7 @@ def add_hook(
 
 
 @click.command("list-hooks")
-@_DATA
+@store_options
 def list_hooks_cmd(data_dir: Path) -> None:
     """List webhook hooks (never their secrets).
 
@@ -145,7 +132,7 @@ def list_hooks_cmd(data_dir: Path) -> None:
     Example:
       syncd admin list-hooks --data ./data
     """
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         items = hooks.list_hooks(db)
     finally:
@@ -160,7 +147,7 @@ def list_hooks_cmd(data_dir: Path) -> None:
 
 @click.command("remove-hook")
 @click.argument("hook")
-@_DATA
+@store_options
 def remove_hook_cmd(hook: str, data_dir: Path) -> None:
     """Remove a hook (give its id or its /hooks/<id> path); its pending fetches are dropped.
 
@@ -169,7 +156,7 @@ def remove_hook_cmd(hook: str, data_dir: Path) -> None:
       syncd admin remove-hook /hooks/hk_0123abcd --data ./data
     """
     hook_id = hook.rstrip("/").rsplit("/", 1)[-1]
-    db = _open(data_dir)
+    db = open_store(data_dir)
     try:
         hooks.remove_hook(db, hook_id)
     except ApiError as exc:

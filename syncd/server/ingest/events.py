@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from syncd.server.db import Db, now_ns, rfc3339
+from syncd.server.db import now_ns, rfc3339
 from syncd.server.http import auth, query_int, state_of
 from syncd.server.ingest.model import Outcome
+from syncd.server.meta import Db
 
 KEEP_PER_USER = 2000
 routes = web.RouteTableDef()
@@ -28,10 +29,10 @@ def record(
     with db.tx() as conn:
         cur = conn.execute(
             "INSERT INTO ingest_events (user_id, hook_id, message_id, outcome, reason, file_id,"
-            " sender, created_ns) VALUES (?,?,?,?,?,?,?,?)",
+            " sender, created_ns) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
             (user_id, hook_id, message_id, outcome, reason, file_id, sender, now_ns()),
         )
-        event_id = int(cur.lastrowid or 0)
+        event_id = int(cur.fetchone()[0])
         if event_id % 100 == 0:
             conn.execute(
                 "DELETE FROM ingest_events WHERE user_id=? AND id<=?",

@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 from yarl import URL
 
 from syncd.errors import BadRequest, NotFound
-from syncd.server.db import Db, now_ns
+from syncd.server.db import now_ns
+from syncd.server.meta import Db
 from syncd.server.users import user_by_name
 
 HookType = Literal["waha", "cloudapi", "evolution"]

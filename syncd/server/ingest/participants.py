@@ -4,15 +4,14 @@ its automatic name (rev bump + feed entry, so daemons rename the local folder)."
 
 from __future__ import annotations
 
-import sqlite3
-
-from syncd.errors import InvalidName
+from syncd.errors import ConstraintViolation, InvalidName
 from syncd.log import get_logger
 from syncd.protocol import name_key, normalize_name
 from syncd.server import feed
 from syncd.server.folders import ensure_participant_folder
 from syncd.server.ingest.model import Sender
 from syncd.server.ingest.naming import clean_display_name, is_auto_name
+from syncd.server.meta import Row
 from syncd.server.state import ServerState
 
 log = get_logger(__name__)
@@ -57,7 +56,7 @@ def _rekey_lid(state: ServerState, user_id: str, lid: str, phone: str) -> None:
     log.info("participant_rekeyed", user_id=user_id, folder_id=lid_row["id"])
 
 
-def _new_display_name(state: ServerState, user_id: str, row: sqlite3.Row, name: str) -> None:
+def _new_display_name(state: ServerState, user_id: str, row: Row, name: str) -> None:
     auto = is_auto_name(row["name"], row["display_name"], row["phone"], row["participant_id"])
     base = name.replace("/", "-").strip()
     phone = row["phone"]
@@ -73,7 +72,7 @@ def _new_display_name(state: ServerState, user_id: str, row: sqlite3.Row, name: 
                     " WHERE id=?",
                     (folder_name, name_key(folder_name), name, seq, row["id"]),
                 )
-        except (sqlite3.IntegrityError, InvalidName):
+        except (ConstraintViolation, InvalidName):
             continue
         state.notifier.notify(user_id)
         log.info("participant_renamed", user_id=user_id, folder_id=row["id"], renamed=auto)

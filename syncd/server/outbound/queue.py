@@ -7,21 +7,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sqlite3
 from dataclasses import dataclass
 
 import aiohttp
 
-from syncd.errors import ApiError
+from syncd.errors import ApiError, Unavailable
 from syncd.log import get_logger
 from syncd.server.db import now_ns
 from syncd.server.ingest import hooks
+from syncd.server.meta import Row
 from syncd.server.outbound.gateways import Outgoing, SendFailed, send
 from syncd.server.state import ServerState
 
 log = get_logger(__name__)
 MAX_IDLE_WAIT_S = 30.0
 MAX_SEND_BYTES = 100 << 20  # WhatsApp's own limit for documents
+DB_RETRY_S = 2.0  # the database is busy or unreachable: the queue looks again after this
+# A send being made holds its row this long (next_ns = claim + lease): on a shared database a
+# send whose instance was killed is made again by another once it ran out (at least once).
+SEND_LEASE_NS = 600 * 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,11 @@ class SendQueue:
         self._runner: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        with self.state.db.tx() as conn:  # a send cut by a stop is sent again (at least once)
-            conn.execute("UPDATE sent SET state='queued' WHERE state='sending'")
+        if not self.state.db.shared:  # a send cut by a stop is sent again (at least once)
+            with self.state.db.tx() as conn:
+                conn.execute(
+                    "UPDATE sent SET state='queued', next_ns=? WHERE state='sending'", (now_ns(),)
+                )
         self._runner = asyncio.create_task(self._run(), name="send-queue")
 
     async def stop(self) -> None:
@@ -63,26 +70,47 @@ class SendQueue:
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_s, sock_connect=10)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
-                row = self.state.db.one(
-                    "SELECT * FROM sent WHERE state='queued' AND next_ns<=? ORDER BY next_ns"
-                    " LIMIT 1",
-                    now_ns(),
-                )
-                if row is not None:
-                    await self._attempt(session, row)
-                    continue
+                try:
+                    row = self._claim_next()
+                    if row is not None:
+                        await self._attempt(session, row)
+                        continue
+                    idle_s = self._idle_s()
+                except Unavailable:  # the database is back in a moment: keep the queue alive
+                    log.warning("send_queue_paused", retry_s=DB_RETRY_S)
+                    idle_s = DB_RETRY_S
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle_s())
+                    await asyncio.wait_for(self._wake.wait(), idle_s)
+
+    def _claim_next(self) -> Row | None:
+        """The next due send (or one whose claim ran out: its instance was killed), claimed by
+        compare-and-set on the row as read, so of several instances one sends it."""
+        now = now_ns()
+        row = self.state.db.one(
+            "SELECT * FROM sent WHERE state IN ('queued', 'sending') AND next_ns<=?"
+            " ORDER BY next_ns LIMIT 1",
+            now,
+        )
+        if row is None:
+            return None
+        with self.state.db.tx() as conn:
+            won = conn.execute(
+                "UPDATE sent SET state='sending', next_ns=?, updated_ns=? WHERE id=? AND state=?"
+                " AND next_ns=?",
+                (now + SEND_LEASE_NS, now, row["id"], row["state"], row["next_ns"]),
+            ).rowcount
+        return row if won == 1 else None
 
     def _idle_s(self) -> float:
-        row = self.state.db.one("SELECT MIN(next_ns) AS n FROM sent WHERE state='queued'")
+        row = self.state.db.one(
+            "SELECT MIN(next_ns) AS n FROM sent WHERE state IN ('queued', 'sending')"
+        )
         if row is None or row["n"] is None:
             return MAX_IDLE_WAIT_S
         return min(MAX_IDLE_WAIT_S, max(0.01, (int(row["n"]) - now_ns()) / 1e9))
 
-    async def _attempt(self, session: aiohttp.ClientSession, row: sqlite3.Row) -> None:
-        self._update(row, "sending")
+    async def _attempt(self, session: aiohttp.ClientSession, row: Row) -> None:
         try:
             out, hook = await self._outgoing(row)
             message_id = await send(session, hook, out)
@@ -97,7 +125,7 @@ class SendQueue:
             self._update(row, "sent", gateway_message_id=message_id, error=None)
             log.info("send_finished", send_id=row["id"], hook=hooks.short(row["hook_id"]))
 
-    async def _outgoing(self, row: sqlite3.Row) -> tuple[Outgoing, hooks.Hook]:
+    async def _outgoing(self, row: Row) -> tuple[Outgoing, hooks.Hook]:
         hook = hooks.get_hook(self.state.db, row["hook_id"])
         if hook is None:
             raise SendFailed("the hook was removed", retry=False)
@@ -120,7 +148,7 @@ class SendQueue:
         )
         return out, hook
 
-    def _failed(self, row: sqlite3.Row, exc: SendFailed) -> None:
+    def _failed(self, row: Row, exc: SendFailed) -> None:
         attempts = int(row["attempts"]) + 1
         delays = self.settings.retry_delays_s
         if exc.retry and attempts <= len(delays):
@@ -131,7 +159,7 @@ class SendQueue:
         self._update(row, "failed", error=exc.reason, status=exc.status)
         log.warning("send_failed", send_id=row["id"], attempts=attempts, reason=exc.reason)
 
-    def _update(self, row: sqlite3.Row, state: str, **fields: object) -> None:
+    def _update(self, row: Row, state: str, **fields: object) -> None:
         counted = state != "sending"
         with self.state.db.tx() as conn:
             conn.execute(

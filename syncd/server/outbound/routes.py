@@ -3,7 +3,6 @@ and `GET /v1/sent` (what was sent, is being retried, or failed, newest first).""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +12,7 @@ from syncd.server.db import new_id, now_ns, rfc3339
 from syncd.server.files import file_row
 from syncd.server.http import STATE_KEY, auth, json_body, query_int, required_str, state_of
 from syncd.server.ingest import hooks
+from syncd.server.meta import Row
 from syncd.server.outbound.phones import e164
 from syncd.server.outbound.queue import MAX_SEND_BYTES, SendQueue, SendSettings
 
@@ -22,7 +22,7 @@ MAX_SENT_PAGE = 200
 routes = web.RouteTableDef()
 
 
-def sent_record(row: sqlite3.Row) -> dict[str, Any]:
+def sent_record(row: Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "file_id": row["file_id"],

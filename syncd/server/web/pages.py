@@ -4,7 +4,6 @@ a folder's grid, search results and the trash. Every page reads only the session
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from syncd.errors import ApiError
 from syncd.server import search, trash
 from syncd.server.folders import folder_row
 from syncd.server.http import USER_ID_KEY, state_of
+from syncd.server.meta import Row
 from syncd.server.web import store
 from syncd.server.web.render import error_page, render, see_other
 from syncd.server.web.sessions import request_session
@@ -50,7 +50,7 @@ def page(handler: Page) -> Handler:
     return wrapped
 
 
-def usage(db_user: sqlite3.Row, by_kind: dict[str, int]) -> dict[str, Any]:
+def usage(db_user: Row, by_kind: dict[str, int]) -> dict[str, Any]:
     used, limit = int(db_user["used_bytes"]), int(db_user["limit_bytes"])
     return {
         "used": used,

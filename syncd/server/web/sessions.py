@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from syncd.errors import Forbidden
-from syncd.server.db import Db
+from syncd.server.meta import Db
 from syncd.server.web.store import SessionUser, session_user
 
 COOKIE = "syncd_session"

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass
 
-from syncd.server.db import Db
+from syncd.server.meta import Conn, Db, Row
 
 LINK_PREFIX = "ln_"
 SESSION_PREFIX = "ss_"
@@ -24,7 +23,7 @@ def secret_hash(secret: str) -> str:
 class SessionUser:
     """A valid session's user row and its anti-forgery token."""
 
-    user: sqlite3.Row
+    user: Row
     csrf: str
 
 
@@ -81,7 +80,7 @@ def end_session(db: Db, secret: str) -> None:
         conn.execute("DELETE FROM web_sessions WHERE id_hash=?", (secret_hash(secret),))
 
 
-def end_user_sessions(conn: sqlite3.Connection, user_id: str) -> None:
+def end_user_sessions(conn: Conn, user_id: str) -> None:
     """Inside the caller's transaction (token rotation): every session and unused sign-in
     link of the user stops working."""
     conn.execute("DELETE FROM web_sessions WHERE user_id=?", (user_id,))
@@ -96,7 +95,7 @@ def purge_expired(db: Db, now_ns: int) -> int:
     return int(gone)
 
 
-def folder_overview(db: Db, user_id: str) -> list[sqlite3.Row]:
+def folder_overview(db: Db, user_id: str) -> list[Row]:
     """The user's folders with their counters, newest item name and time, newest activity
     first (a folder without files counts from its creation)."""
     return db.all(
@@ -111,7 +110,7 @@ def folder_overview(db: Db, user_id: str) -> list[sqlite3.Row]:
     )
 
 
-def folder_files(db: Db, user_id: str, folder_id: str, limit: int) -> list[sqlite3.Row]:
+def folder_files(db: Db, user_id: str, folder_id: str, limit: int) -> list[Row]:
     """The newest `limit` files of one of the user's folders."""
     return db.all(
         "SELECT * FROM files WHERE user_id=? AND folder_id=? ORDER BY created_ns DESC, id LIMIT ?",

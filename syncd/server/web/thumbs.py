@@ -9,7 +9,6 @@ import contextlib
 import io
 import os
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from PIL import Image, ImageOps
 
 from syncd.errors import ApiError
 from syncd.log import get_logger
+from syncd.server.meta import Row
 from syncd.server.state import ServerState
 
 THUMB_PX = 320  # longest edge
@@ -78,14 +78,14 @@ async def video_frame(path: Path) -> bytes | None:
     return None
 
 
-async def _copy_blob(state: ServerState, row: sqlite3.Row, target: Path) -> None:
+async def _copy_blob(state: ServerState, row: Row, target: Path) -> None:
     async with state.blobs.read(row["sha256"], 0, int(row["size"])) as chunks:
         with target.open("wb") as handle:
             async for chunk in chunks:
                 handle.write(chunk)
 
 
-async def _make(state: ServerState, row: sqlite3.Row, work: Path) -> bytes | None:
+async def _make(state: ServerState, row: Row, work: Path) -> bytes | None:
     source = work / "source"
     await _copy_blob(state, row, source)
     if row["kind"] == "video":
@@ -97,7 +97,7 @@ async def _make(state: ServerState, row: sqlite3.Row, work: Path) -> bytes | Non
         return await asyncio.to_thread(image_to_webp, source)
 
 
-def _fits(row: sqlite3.Row) -> bool:
+def _fits(row: Row) -> bool:
     limit = MAX_VIDEO_BYTES if row["kind"] == "video" else MAX_IMAGE_BYTES
     return row["kind"] in ("image", "video") and 0 < int(row["size"]) <= limit
 
@@ -111,7 +111,7 @@ class Thumbnails:
         for stale in cache_dir(state).glob(".work-*"):  # left by a crash mid-thumbnail
             shutil.rmtree(stale, ignore_errors=True)
 
-    async def get(self, row: sqlite3.Row) -> Path | None:
+    async def get(self, row: Row) -> Path | None:
         """The cached WebP of a files row, made now if needed; None when there is none."""
         done, failed = _paths(self.state, row["sha256"])
         if done.exists():
@@ -125,7 +125,7 @@ class Thumbnails:
                 await self._make_cached(row, done, failed)
         return done if done.exists() else None
 
-    async def _make_cached(self, row: sqlite3.Row, done: Path, failed: Path) -> None:
+    async def _make_cached(self, row: Row, done: Path, failed: Path) -> None:
         folder = cache_dir(self.state)
         done.parent.mkdir(parents=True, exist_ok=True)
         work = folder / f".work-{os.getpid()}-{row['sha256'][:16]}-{time.time_ns()}"

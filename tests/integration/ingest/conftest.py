@@ -110,8 +110,8 @@ class Lib:
 
 
 @asynccontextmanager
-async def running(data_dir: Path, token: str = "") -> AsyncIterator[Lib]:
-    app = open_app(data_dir)
+async def running(data_dir: Path, token: str = "", db_url: str | None = None) -> AsyncIterator[Lib]:
+    app = open_app(data_dir, db_url=db_url)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
@@ -124,8 +124,9 @@ async def running(data_dir: Path, token: str = "") -> AsyncIterator[Lib]:
 
 
 @pytest.fixture
-async def lib(tmp_path: Path) -> AsyncIterator[Lib]:
-    async with running(tmp_path / "data") as server:
+async def lib(tmp_path: Path, db_url: str | None) -> AsyncIterator[Lib]:
+    """On each metadata backend (SQLite, PostgreSQL)."""
+    async with running(tmp_path / "data", db_url=db_url) as server:
         _, server.token = create_user(server.state.db, "alice", 100 * MiB, 50 * MiB)
         yield server
 

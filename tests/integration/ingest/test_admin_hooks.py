@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from syncd.server.admin import admin
-from syncd.server.db import Db
 from syncd.server.ingest import hooks
+from syncd.server.meta.sqlite import SqliteDb as Db
 
 
 def run(*args: str) -> tuple[int, str]:

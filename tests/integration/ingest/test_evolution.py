@@ -192,7 +192,7 @@ async def test_inline_media_above_the_cap_or_not_base64_is_refused(
 
 
 def test_add_hook_for_evolution_prints_the_path(tmp_path: Any) -> None:
-    from syncd.server.db import Db
+    from syncd.server.meta.sqlite import SqliteDb as Db
     from syncd.server.users import create_user
 
     data = tmp_path / "data"

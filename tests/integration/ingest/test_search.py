@@ -8,8 +8,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from syncd.server.db import MIGRATIONS, Db
+from syncd.server.db import MIGRATIONS
 from syncd.server.ingest.sample_gateway import SampleGateway
+from syncd.server.meta.sqlite import SqliteDb as Db
 from syncd.server.users import create_user
 from tests.integration.ingest.conftest import HMAC_KEY, Lib, media_file, waha_hook, wait_for
 

@@ -1,7 +1,9 @@
 """Fixtures for the server's integration tests: an in-process server (the real app factory
 on 127.0.0.1 via aiohttp's TestServer) with an async client, and the real subprocess.
 A module that sets `BACKENDS = ("local", "s3")` runs each of its `srv` tests against both
-blob stores (the S3 one is the session's SeaweedFS, under a prefix of the test's own)."""
+blob stores (the S3 one is the session's SeaweedFS, under a prefix of the test's own), and
+every `srv` test runs against both metadata stores (SQLite, the session's PostgreSQL: see
+tests/conftest.py; a module narrows it with `METADATA = ("sqlite",)`)."""
 
 from __future__ import annotations
 
@@ -101,6 +103,7 @@ class Srv:
     session: aiohttp.ClientSession
     data_dir: Path
     blobs_url: str | None = None
+    db_url: str | None = None
 
     def stored(self) -> list[str]:
         """The sha256s the blob store holds, looked at directly (folder or bucket)."""
@@ -116,14 +119,18 @@ class Srv:
 
 
 async def _serve(
-    data_dir: Path, test_hooks: bool, blobs_url: str | None = None, **options: Any
+    data_dir: Path,
+    test_hooks: bool,
+    blobs_url: str | None = None,
+    db_url: str | None = None,
+    **options: Any,
 ) -> AsyncIterator[Srv]:
-    app = open_app(data_dir, test_hooks=test_hooks, blobs_url=blobs_url, **options)
+    app = open_app(data_dir, test_hooks=test_hooks, blobs_url=blobs_url, db_url=db_url, **options)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     async with aiohttp.ClientSession() as session:
         url = str(server.make_url("")).rstrip("/")
-        yield Srv(url, app[STATE_KEY], session, data_dir, blobs_url)
+        yield Srv(url, app[STATE_KEY], session, data_dir, blobs_url, db_url)
     await server.close()
 
 
@@ -157,15 +164,15 @@ def blobs_url(
 
 
 @pytest.fixture
-async def srv(tmp_path: Path, blobs_url: str | None) -> AsyncIterator[Srv]:
-    async for s in _serve(tmp_path / "data", True, blobs_url):
+async def srv(tmp_path: Path, blobs_url: str | None, db_url: str | None) -> AsyncIterator[Srv]:
+    async for s in _serve(tmp_path / "data", True, blobs_url, db_url):
         yield s
 
 
 @pytest.fixture
-async def srv_plain(tmp_path: Path) -> AsyncIterator[Srv]:
+async def srv_plain(tmp_path: Path, db_url: str | None) -> AsyncIterator[Srv]:
     """Without --test-hooks."""
-    async for s in _serve(tmp_path / "data", test_hooks=False):
+    async for s in _serve(tmp_path / "data", test_hooks=False, db_url=db_url):
         yield s
 
 

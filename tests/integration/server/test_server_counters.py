@@ -9,7 +9,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from syncd.server.db import MIGRATIONS, Db
+from syncd.server.db import MIGRATIONS
+from syncd.server.meta.sqlite import SqliteDb as Db
 from tests.integration.server.conftest import Client, Srv
 
 

@@ -6,14 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from syncd.server.db import MIGRATIONS, Db
+from syncd.server.db import MIGRATIONS
+from syncd.server.meta.sqlite import SqliteDb as Db
 from tests.support.server import REPO
 
 
 def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     code = (
-        "import sys; from pathlib import Path; from syncd.server.db import Db; "
-        "Db(Path(sys.argv[1]) / 'library.db').close()"
+        "import sys; from pathlib import Path; from syncd.server.meta.sqlite import SqliteDb; "
+        "SqliteDb(Path(sys.argv[1]) / 'library.db').close()"
     )
     procs = [
         subprocess.Popen(

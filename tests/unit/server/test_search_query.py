@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syncd.errors import BadRequest
+from syncd.server.meta.sqlite import fts5_match
 from syncd.server.search import MAX_QUERY_CHARS, MAX_TERMS, parse_query
 
 
@@ -27,7 +28,7 @@ from syncd.server.search import MAX_QUERY_CHARS, MAX_TERMS, parse_query
 )
 def test_query_becomes_quoted_prefix_terms(text: str, match: str, digits: str | None) -> None:
     query = parse_query(text)
-    assert query is not None and (query.match, query.digits) == (match, digits)
+    assert query is not None and (fts5_match(query.words), query.digits) == (match, digits)
 
 
 @pytest.mark.parametrize("text", ["   ", "*** ---", '"', "\u0091\U000361b6"])
@@ -50,6 +51,6 @@ def test_any_text_is_refused_or_only_quoted_terms(text: str) -> None:
     if query is None:
         assert not re.search(r"\w", text)
         return
-    terms = query.match.split(" ")
+    terms = fts5_match(query.words).split(" ")
     assert 1 <= len(terms) <= MAX_TERMS
     assert all(re.fullmatch(r'"\w+"\*', term) for term in terms)

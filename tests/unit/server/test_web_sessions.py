@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from syncd.server.db import Db
+from syncd.server.meta import Db, open_db
 from syncd.server.users import create_user, rotate_token
 from syncd.server.web import store
 from syncd.server.web.sessions import (
@@ -31,8 +31,9 @@ HOST = "media.example.com:8750"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Db:
-    return Db(tmp_path / "library.db")
+def db(tmp_path: Path, db_url: str | None) -> Db:
+    """On each metadata backend (SQLite, PostgreSQL)."""
+    return open_db(tmp_path, db_url)
 
 
 def test_expiry_is_the_instant_of_expires_ns() -> None:
