@@ -4,6 +4,7 @@ lock), and the server re-reads users per request."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -14,7 +15,7 @@ import click
 from syncd.errors import ApiError
 from syncd.server.ingest import commands as ingest_commands
 from syncd.server.quota import parse_size
-from syncd.server.store_options import open_store, store_options
+from syncd.server.store_options import DB_HELP, open_store, store_options
 from syncd.server.users import (
     DEFAULT_MAX_FILE_BYTES,
     create_user,
@@ -200,3 +201,46 @@ def _running_url(data_dir: Path) -> str:
 
 
 ingest_commands.register(admin)  # add-hook, list-hooks, remove-hook
+
+
+@admin.command("migrate")
+@click.option(
+    "--from",
+    "source_dir",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Data directory of the embedded library (SQLite + blob folder); its server stopped.",
+)
+@click.option("--db", "db_url", required=True, envvar="SYNCD_DB", metavar="URL", help=DB_HELP)
+@click.option(
+    "--blobs",
+    "blobs_url",
+    required=True,
+    envvar="SYNCD_BLOBS",
+    metavar="URL",
+    help="Target bucket: 's3://BUCKET?endpoint=URL' (AWS_* credentials). Env: SYNCD_BLOBS.",
+)
+def migrate_cmd(source_dir: Path, db_url: str, blobs_url: str) -> None:
+    """Copy an embedded library into PostgreSQL + an S3 bucket (for several instances).
+
+    Blobs first, each verified by its digest, then every row; run it again after an
+    interruption and it finishes the copy. The source is left as it was. Daemons re-read
+    their feed once when they first meet the new server.
+
+    \b
+    Example:
+      syncd admin migrate --from ./data --db postgresql://syncd@db/syncd \\
+        --blobs 's3://media?endpoint=http://127.0.0.1:8333'
+    """
+    from syncd.server.migrate import MigrateError, migrate
+
+    try:
+        tally = asyncio.run(migrate(source_dir, db_url, blobs_url, click.echo))
+    except MigrateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = ", ".join(f"{n} {table}" for table, n in tally.rows.items() if n)
+    click.echo(
+        f"copied {tally.blobs_copied} blobs ({human_bytes(tally.bytes_copied)}), "
+        f"{tally.blobs_present} already there; rows: {rows or 'none'}"
+    )
+    click.echo("migrated: start `syncd serve` with the same --db and --blobs")
