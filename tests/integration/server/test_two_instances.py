@@ -1,12 +1,14 @@
 """Two `syncd serve` processes on one PostgreSQL database (and one S3 bucket prefix) act as one
 library: parallel uploads through both never exceed the quota, both list the same files, a
 long poll on one instance wakes when the other commits (LISTEN/NOTIFY), and an ingest job
-claimed by an instance killed mid-fetch is finished by the other, and a blob one instance has
-stored but not yet committed is never deleted by the other."""
+claimed by an instance killed mid-fetch is finished by the other, a blob one instance has
+stored but not yet committed is never deleted by the other, and an instance killed mid-upload
+leaves nothing incomplete referenced."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import threading
 import time
@@ -16,13 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import obstore
 import pytest
 
+from syncd.server.blobs.s3 import S3Backend
 from syncd.server.ingest.naming import extension_for
 from syncd.server.ingest.sample_gateway import SampleGateway
 from syncd.server.state import ServerState
 from tests.support.postgres import PostgresServer
-from tests.support.s3 import SeaweedS3, stored_digests
+from tests.support.rawhttp import Conn
+from tests.support.s3 import SeaweedS3, driver_store, stored_digests
 from tests.support.server import Api, ApiFailure, ServerProcess, start_server
 
 MiB = 1 << 20
@@ -182,3 +187,42 @@ async def test_a_pin_on_one_instance_keeps_the_blob_from_the_others_collect(
     finally:
         await a.close()
         await b.close()
+
+
+def _put_and_kill(server: ServerProcess, token: str, folder: str, data: bytes, sent: int) -> None:
+    """A PUT of `data` to `server` of which only `sent` bytes arrive; then SIGKILL."""
+    conn = Conn(server.url)
+    conn.send(
+        f"PUT /v1/folders/{folder}/files/big.bin HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+    )
+    conn.send(data[:sent])
+    server.kill()
+
+
+def test_an_instance_killed_mid_upload_leaves_nothing_incomplete_referenced(
+    pair: tuple[ServerProcess, ServerProcess], seaweed: SeaweedS3
+) -> None:
+    """SIGKILL while the body arrives, and again right after it all arrived (the instance
+    hashing it or putting it into the bucket): the other instance lists either the whole file
+    or nothing, usage counts only what it lists, and no stored object holds partial bytes."""
+    a, b = pair
+    blobs_url = a.args[a.args.index("--blobs") + 1]
+    token = a.add_user("alice", quota="200MiB")
+    data = os.urandom(24 * MiB)
+    folder = Api(b.url, token).create_folder("Campaign")["id"]
+    _put_and_kill(a, token, folder, data, 8 * MiB)
+    on_b = Api(b.url, token)
+    assert on_b.files(folder) == [] and on_b.account()["quota"]["used_bytes"] == 0
+    _put_and_kill(b, token, folder, data, len(data))
+    on_a = Api(a.restart().url, token)
+    files = on_a.files(folder)
+    assert len(files) <= 1
+    assert on_a.account()["quota"]["used_bytes"] == len(data) * len(files)
+    if files:
+        assert on_a.download(files[0]["id"]) == data
+    digest = hashlib.sha256(data).hexdigest()
+    assert set(stored_digests(blobs_url, seaweed.env())) <= {digest}
+    if digest in stored_digests(blobs_url, seaweed.env()):  # stored whole, or not at all
+        probe = driver_store(blobs_url, seaweed.env())
+        assert obstore.head(probe, S3Backend.key(digest))["size"] == len(data)
