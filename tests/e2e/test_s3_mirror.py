@@ -1,18 +1,29 @@
 """The whole system on S3: a real `syncd serve --blobs s3://...` subprocess on the session's
 SeaweedFS, a real daemon mirroring both ways; the media is in the bucket, not under --data,
-and the server's log never shows the secret key."""
+and the server's log never shows the secret key; two instances on one PostgreSQL + bucket
+serve one daemon as one library."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.daemon import local_tree, remote_file, remote_tree, temp_files, wait_until
+from syncd.sync.daemon import LONG_POLL_S
+from tests.support.daemon import (
+    DaemonProcess,
+    local_tree,
+    remote_file,
+    remote_tree,
+    temp_files,
+    wait_until,
+)
+from tests.support.postgres import PostgresServer
 from tests.support.s3 import SECRET_KEY, SeaweedS3, stored_digests
 from tests.support.server import Api, ServerProcess, start_server
 
@@ -53,3 +64,31 @@ def test_mirror_both_ways_with_media_in_the_bucket(
         (server.data_dir / "blobs").rglob("*")
     ), "no media under --data"
     assert "blob_store_opened" in server.log() and SECRET_KEY not in server.log()
+
+
+def test_daemon_on_one_instance_receives_a_file_uploaded_through_another(
+    tmp_path: Path, root: Path, blobs_url: str, postgres: PostgresServer
+) -> None:
+    """Two instances on one PostgreSQL + bucket: a daemon following A gets a photo uploaded
+    through B well before its long poll on A would have timed out (A is woken through the
+    database, not by its own commit)."""
+    db_url = postgres.fresh_database()
+    blobs = ["--blobs", blobs_url]
+    with (
+        start_server(tmp_path / "a", db_url=db_url, args=blobs) as a,
+        start_server(tmp_path / "b", db_url=db_url, args=blobs) as b,
+    ):
+        token = a.add_user("alice")
+        through_b = Api(b.url, token)
+        folder = through_b.create_folder("Alice Martin")["id"]
+        daemon = DaemonProcess(tmp_path / "home", a.url, token, root).start()
+        wait_until(lambda: (root / "Alice Martin").is_dir(), 60, what="first sync")
+        time.sleep(1.0)  # let the daemon park its long poll on A (not an assertion)
+        photo = os.urandom(50_000)
+        sent_at = time.monotonic()
+        through_b.upload(folder, "from-b.jpg", photo)
+        landed = root / "Alice Martin" / "from-b.jpg"
+        wait_until(lambda: landed.exists() and landed.read_bytes() == photo, 20, 0.05, "pull")
+        took_s = time.monotonic() - sent_at
+        assert took_s < LONG_POLL_S / 2, f"took {took_s:.1f} s: the long poll was not woken"
+        assert daemon.stop() == 0
