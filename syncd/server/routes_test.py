@@ -37,6 +37,7 @@ class Faults:
     delay_ms: int = 0
     delay_count: int = 0
     delay_prefix: str = "/v1"
+    delay_after: bool = False  # wait after the handler (its commit done), before answering
     unexpected: bool = False  # raise a plain exception (a bug) instead of an API error
 
 
@@ -48,9 +49,13 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     faults = request.app[FAULTS_KEY]
     if request.path.startswith(TEST_PREFIX):
         return await handler(request)
+    answer_after_s = 0.0
     if faults.delay_count > 0 and request.path.startswith(faults.delay_prefix):
         faults.delay_count -= 1
-        await asyncio.sleep(faults.delay_ms / 1000)
+        if faults.delay_after:
+            answer_after_s = faults.delay_ms / 1000
+        else:
+            await asyncio.sleep(faults.delay_ms / 1000)
     if faults.count > 0 and request.path.startswith(faults.path_prefix):
         faults.count -= 1
         if faults.unexpected:
@@ -63,7 +68,9 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         error = error_cls("injected fault (test hook)", retry_after_s=faults.retry_after_s)
         error.http_status = faults.status  # the app's error middleware adds Retry-After
         raise error
-    return await handler(request)
+    response = await handler(request)
+    await asyncio.sleep(answer_after_s)
+    return response
 
 
 @routes.get(f"{TEST_PREFIX}/counters", name="test_counters")
@@ -100,6 +107,7 @@ async def set_delay(request: web.Request) -> web.Response:
         faults.delay_ms = int(body.get("ms", 0))
         faults.delay_count = int(body.get("count", 1))
         faults.delay_prefix = str(body.get("path_prefix", "/v1"))
+        faults.delay_after = bool(body.get("after", False))
     except (TypeError, ValueError) as exc:
         raise BadRequest(f"bad delay: {exc}") from exc
     return web.json_response({"armed": faults.delay_count})

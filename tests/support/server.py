@@ -163,9 +163,11 @@ class Api:
             },
         )
 
-    def delay(self, ms: int, count: int = 1, path_prefix: str = "/v1") -> None:
-        """The next `count` requests under path_prefix wait `ms` before they are handled."""
-        self.json("POST", "/v1/_test/delay", {"ms": ms, "count": count, "path_prefix": path_prefix})
+    def delay(self, ms: int, count: int = 1, path_prefix: str = "/v1", after: bool = False) -> None:
+        """The next `count` requests under path_prefix wait `ms` before they are handled (or,
+        `after`, once handled and committed, before they are answered)."""
+        body = {"ms": ms, "count": count, "path_prefix": path_prefix, "after": after}
+        self.json("POST", "/v1/_test/delay", body)
 
     def compact(self, keep: int = 0) -> None:
         self.json("POST", "/v1/_test/compact", {"keep": keep})
