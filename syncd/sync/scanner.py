@@ -156,17 +156,21 @@ class _Scan:
         self.listed[folder] = {entry.name for entry in listed}
         named: list[tuple[os.DirEntry[str], str]] = []
         for entry in listed:
-            if not _valid_utf8(entry.name):
-                self.skip(prefix + entry.name, INVALID_UTF8)
+            name = entry.name
+            if name.isascii():  # valid UTF-8 and NFC as is: most names
+                named.append((entry, mapped.get(name) or name) if mapped else (entry, name))
                 continue
-            nfc = unicodedata.normalize("NFC", entry.name)
-            named.append((entry, mapped.get(entry.name) or mapped.get(nfc) or nfc))
+            if not _valid_utf8(name):
+                self.skip(prefix + name, INVALID_UTF8)
+                continue
+            nfc = unicodedata.normalize("NFC", name)
+            named.append((entry, mapped.get(name) or mapped.get(nfc) or nfc))
         synced = set(known)
         named.sort(key=lambda pair: (pair[1] not in synced, pair[0].name != pair[1], pair[0].name))
         seen: dict[str, tuple[str, str]] = {}
         kept: list[tuple[os.DirEntry[str], str]] = []
         for entry, nfc in named:
-            if (key := name_key(nfc)) in seen:
+            if (key := nfc.lower() if nfc.isascii() else name_key(nfc)) in seen:
                 other, other_nfc = seen[key]
                 how = "after Unicode normalisation" if other_nfc == nfc else "but for case"
                 self.skip(prefix + entry.name, f"name clashes with {other!r} {how}")
@@ -227,7 +231,7 @@ class _Scan:
         except FileNotFoundError:
             return
         mode = st.st_mode
-        if self.rules.is_ignored(str(rel), is_dir=stat.S_ISDIR(mode)):
+        if self.rules.is_ignored(f"{rel.folder}/{rel.name}", is_dir=stat.S_ISDIR(mode)):
             return
         if stat.S_ISLNK(mode):
             self.skip(prefix + entry.name, SYMLINK)
@@ -252,8 +256,11 @@ class _Scan:
         if step_ns > 1_000_000 and self.now_ns - key[1] < 2 * step_ns:
             return None
         b = self.base.files.get(rel)
-        if b is not None and same((b.size, b.mtime_ns, b.inode), key):
-            return b.sha256
+        if b is not None and (
+            (b.mtime_ns, b.size, b.inode) == (key[1], key[0], key[2])
+            or same((b.size, b.mtime_ns, b.inode), key)
+        ):
+            return b.sha256  # (the exact compare first: an unchanged file on any root)
         p = self.previous.files.get(rel) if self.previous is not None else None
         trusted = p is not None and p.sha256 is not None and not p.racy
         if p is not None and trusted and same((p.size, p.mtime_ns, p.inode), key):
