@@ -62,8 +62,38 @@ def _v2(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM meta WHERE key = 'cursor'")
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    """The remote mirror's copy in columns, one row per record (remote.py MirrorFolder and
+    MirrorFile, fields in column order): a start reads it without parsing JSON per file."""
+    db.execute(
+        "CREATE TABLE remote_folders (id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+        " rev INTEGER NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE remote_files (id TEXT PRIMARY KEY, folder_id TEXT NOT NULL,"
+        " name TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
+        " mtime_ns INTEGER NOT NULL, rev INTEGER NOT NULL)"
+    )
+    # v2 rows hold compact JSON, or the whole wire object (extra keys ignored).
+    db.execute(
+        "INSERT INTO remote_folders SELECT id, json_extract(data, '$.name'),"
+        " json_extract(data, '$.rev') FROM remote_objects WHERE kind = 'folder'"
+    )
+    db.execute(
+        "INSERT INTO remote_files SELECT id, json_extract(data, '$.folder_id'),"
+        " json_extract(data, '$.name'), json_extract(data, '$.size'),"
+        " json_extract(data, '$.sha256'), json_extract(data, '$.mtime_ns'),"
+        " json_extract(data, '$.rev') FROM remote_objects WHERE kind = 'file'"
+    )
+    db.execute("DROP TABLE remote_objects")
+
+
 # Append only: step N brings the schema from version N to N+1. Never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+# The remote mirror's records as stored (syncd/sync/remote.py MirrorFolder / MirrorFile):
+FolderRow = tuple[str, str, int]  # id, name, rev
+FileRow = tuple[str, str, str, int, str, int, int]  # id, folder_id, name, size, sha256, mtime, rev
+RemoteRow = tuple[str, str, FolderRow | FileRow | None]  # kind, id, record (None: deleted)
 
 
 @dataclass(frozen=True)
@@ -317,36 +347,33 @@ class StateDB:
 
     # ---- the remote mirror's durable copy -------------------------------------------------
 
-    def remote_rows(self) -> tuple[int, str | None, Iterator[tuple[str, str]]]:
-        """(cursor, feed epoch, (kind, JSON) rows) of the persisted remote mirror; the rows
-        are read as they are consumed (a whole library's JSON is never held at once)."""
-        rows: Iterator[tuple[str, str]] = self._db.execute("SELECT kind, data FROM remote_objects")
-        return self.cursor(), self._meta("epoch"), rows
+    def remote_rows(
+        self,
+    ) -> tuple[int, str | None, Iterator[FolderRow], Iterator[FileRow]]:
+        """(cursor, feed epoch, folder rows, file rows) of the persisted remote mirror; the
+        rows are read as they are consumed (a whole library is never held twice at once)."""
+        folders: Iterator[FolderRow] = self._db.execute("SELECT id, name, rev FROM remote_folders")
+        files: Iterator[FileRow] = self._db.execute(
+            "SELECT id, folder_id, name, size, sha256, mtime_ns, rev FROM remote_files"
+        )
+        return self.cursor(), self._meta("epoch") or None, folders, files
 
     def save_remote(
-        self,
-        rows: Iterable[tuple[str, str, str | None]],
-        cursor: int,
-        epoch: str | None,
-        *,
-        replace_all: bool,
+        self, rows: Iterable[RemoteRow], cursor: int, epoch: str | None, *, replace_all: bool
     ) -> None:
         """Apply one pulled delta (or, with replace_all, a whole re-read) and its cursor in one
-        transaction: the copy on disk is always the server's state at a cursor it handed out.
-        A row is (kind, id, JSON), JSON None for a delete."""
+        transaction: the copy on disk is always the server's state at a cursor it handed out."""
         with self.transaction():
             if replace_all:
-                self._db.execute("DELETE FROM remote_objects")
-            for kind, obj_id, data in rows:
-                if data is None:
-                    self._db.execute(
-                        "DELETE FROM remote_objects WHERE kind = ? AND id = ?", (kind, obj_id)
-                    )
+                self._db.execute("DELETE FROM remote_folders")
+                self._db.execute("DELETE FROM remote_files")
+            for kind, obj_id, record in rows:
+                table = "remote_folders" if kind == "folder" else "remote_files"
+                if record is None:
+                    self._db.execute(f"DELETE FROM {table} WHERE id = ?", (obj_id,))  # noqa: S608
                 else:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO remote_objects (kind, id, data) VALUES (?, ?, ?)",
-                        (kind, obj_id, data),
-                    )
+                    marks = ", ".join("?" * len(record))
+                    self._db.execute(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", record)  # noqa: S608
             self.set_cursor(cursor)
             self._set_meta("epoch", epoch or "")
 
