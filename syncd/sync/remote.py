@@ -52,8 +52,15 @@ Entry = tuple[Kind, str, Record | None]
 def compact(obj: File | Folder) -> Record:
     if isinstance(obj, Folder):
         return MirrorFolder(obj.id, obj.name, obj.rev)
+    intern = sys.intern  # the base (statedb.py) holds the same names, ids and hashes
     return MirrorFile(
-        obj.id, sys.intern(obj.folder_id), obj.name, obj.size, obj.sha256, obj.mtime_ns, obj.rev
+        intern(obj.id),
+        intern(obj.folder_id),
+        intern(obj.name),
+        obj.size,
+        intern(obj.sha256),
+        obj.mtime_ns,
+        obj.rev,
     )
 
 
@@ -208,8 +215,10 @@ class RemoteMirror:
         self.folders = {row[0]: MirrorFolder(*row) for row in folders}
         intern = sys.intern
         self.files = {
-            i: MirrorFile(i, intern(folder_id), name, size, sha, mtime_ns, rev)
-            for i, folder_id, name, size, sha, mtime_ns, rev in files
+            i: MirrorFile(i, intern(folder_id), intern(name), size, intern(sha), mtime_ns, rev)
+            for i, folder_id, name, size, sha, mtime_ns, rev in (
+                (intern(row[0]), *row[1:]) for row in files
+            )
         }
         self.touched, self._tree = Touched(), None
 

@@ -243,7 +243,9 @@ class _Scan:
             self.skip(prefix + entry.name, f"name not allowed: {problem}")
         else:
             disk = None if entry.name == rel.name else entry.name
-            self.file(entry.path, rel, st, disk, prefix + entry.name)
+            b = self.base.files.get(rel)
+            # the base's path (and name) for a known file: one copy, not one per snapshot
+            self.file(entry.path, rel if b is None else b.path, st, disk, prefix + entry.name)
 
     def known_sha(self, rel: RelPath, key: tuple[int, int, int]) -> str | None:
         """The hash we already trust for this (size, mtime_ns, inode), if any: the base at this

@@ -246,15 +246,35 @@ class StateDB:
     def _cached_base(self) -> BaseTree:
         if self._base is None:
             # Folder names and ids repeat on every row: one string each (sys.intern), not
-            # one per file (issue 10 item 6).
+            # one per file (issue 10 item 6). Names, ids and hashes are interned too: the
+            # remote mirror (remote.py) and the scan hold the same ones.
             intern = sys.intern
             files: dict[RelPath, BaseFile] = {}
-            for folder, name, file_id, folder_id, *rest in self._db.execute(
+            for (
+                folder,
+                name,
+                file_id,
+                folder_id,
+                rev,
+                sha,
+                size,
+                mtime_ns,
+                inode,
+            ) in self._db.execute(
                 "SELECT folder, name, file_id, folder_id, rev, sha256, size, mtime_ns, inode"
                 " FROM base_files"
             ):
-                path = RelPath(intern(folder), name)
-                files[path] = BaseFile(path, file_id, intern(folder_id), *rest)
+                path = RelPath(intern(folder), intern(name))
+                files[path] = BaseFile(
+                    path,
+                    intern(file_id),
+                    intern(folder_id),
+                    rev,
+                    intern(sha),
+                    size,
+                    mtime_ns,
+                    inode,
+                )
             folders = {
                 r[0]: BaseFolder(*r)
                 for r in self._db.execute("SELECT name, folder_id, inode FROM base_folders")
