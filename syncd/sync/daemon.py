@@ -286,8 +286,9 @@ class Daemon:
             self.wakeups.hint(None)
             return
         self.faults.cleared()
-        if wake.only is None:
-            release_memory()  # a full pass's temporaries: not held while idle
+        if wake.only is None:  # a full pass's temporaries and pages: not held while idle
+            self.engine.db.shrink_memory()
+            release_memory()
         report_pass(self.board, self.engine, result, self.notifier)
         self.board.set_audit_missed(self.engine.passes.audit_missed)
         if self.engine.offline:

@@ -290,6 +290,9 @@ class _Scan:
                 self.skip(shown, "cannot read: permission denied (not uploaded)")
             except OSError as exc:
                 self.skip(shown, f"cannot read: {exc.strerror or exc} (not uploaded)")
+        b = self.base.files.get(rel)
+        if b is not None and key == (b.size, b.mtime_ns, b.inode):
+            key = (b.size, b.mtime_ns, b.inode)  # the base's int objects: one copy, not two
         self.files[rel] = LocalFile(rel, key[0], key[1], key[2], sha, disk, racy)
 
     def being_truncated(self, rel: RelPath, key: tuple[int, int, int]) -> bool:

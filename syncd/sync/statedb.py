@@ -168,6 +168,11 @@ class StateDB:
     def close(self) -> None:
         self._db.close()
 
+    def shrink_memory(self) -> None:
+        """Drop SQLite's page cache (refilled on demand): the base and the mirror copy are
+        read once at start and held in memory; their pages need not be held twice."""
+        self._db.execute("PRAGMA shrink_memory")
+
     def schema_version(self) -> int:
         row = self._db.execute("SELECT version FROM schema_version").fetchone()
         return int(row[0])
