@@ -18,7 +18,7 @@ from syncd.sync.client import ApiClient
 from syncd.sync.model import RelPath, RemoteFile, RemoteFolder, RemoteTree
 
 if TYPE_CHECKING:
-    from syncd.sync.statedb import FileRow, FolderRow, RemoteRow
+    from syncd.sync.statedb_schema import FileRow, FolderRow, RemoteRow
 
 log = get_logger("syncd.remote")
 
@@ -214,12 +214,12 @@ class RemoteMirror:
         self.cursor, self.epoch = cursor, epoch or None
         self.folders = {row[0]: MirrorFolder(*row) for row in folders}
         intern = sys.intern
-        self.files = {
-            i: MirrorFile(i, intern(folder_id), intern(name), size, intern(sha), mtime_ns, rev)
-            for i, folder_id, name, size, sha, mtime_ns, rev in (
-                (intern(row[0]), *row[1:]) for row in files
+        self.files = mirror_files = {}
+        for i, folder_id, name, size, sha, mtime_ns, rev in files:
+            key = intern(i)
+            mirror_files[key] = MirrorFile(
+                key, intern(folder_id), intern(name), size, intern(sha), mtime_ns, rev
             )
-        }
         self.touched, self._tree = Touched(), None
 
     def rows(self, touched: Iterable[tuple[str, str]] | None = None) -> list[RemoteRow]:

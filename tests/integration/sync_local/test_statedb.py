@@ -9,7 +9,8 @@ import pytest
 
 from syncd.errors import LocalError
 from syncd.sync.model import BaseFile, BaseFolder, RelPath
-from syncd.sync.statedb import MIGRATIONS, StateDB, default_state_path
+from syncd.sync.statedb import StateDB, default_state_path
+from syncd.sync.statedb_schema import MIGRATIONS
 
 
 def bf(folder: str, name: str, rev: int = 1, inode: int = 10) -> BaseFile:
