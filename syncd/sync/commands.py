@@ -183,7 +183,7 @@ async def _passes(engine: Any, dry_run: bool) -> int:
         if result.wake_at_ns is None:
             break
         await asyncio.sleep(max(0.05, (result.wake_at_ns - time.time_ns()) / NS_PER_S))
-    engine.sweep_temp_files(set())
+    engine.sweep_all_temps()
     for path, reason in failed:
         click.echo(f"syncd: not synced: {path}: {reason}", err=True)
     return 1 if failed else 0

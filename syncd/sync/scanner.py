@@ -18,7 +18,7 @@ from pathlib import Path
 from syncd.errors import RootMissingError
 from syncd.log import get_logger
 from syncd.protocol import name_key, name_problem
-from syncd.sync.ignore import IgnoreRules
+from syncd.sync.ignore import TEMP_PREFIX, IgnoreRules
 from syncd.sync.localnames import NameMap
 from syncd.sync.model import (
     BaseFile,
@@ -58,6 +58,9 @@ class ScanResult:
     hashed: int = 0  # files read and hashed by this scan
     # (remote folder or '' for the root, disk name) of name mappings whose disk entry is gone
     stale_mappings: list[tuple[str, str]] = field(default_factory=list)
+    # A full scan listed every folder of the root and found none of our temp files in them:
+    # nothing for a temp sweep to do (until a download runs).
+    temp_free: bool = False
 
 
 def hash_file(path: Path) -> tuple[str, int]:
@@ -123,6 +126,9 @@ class _Scan:
     skipped: list[Skipped] = field(default_factory=list)
     hashed: int = 0
     listed: dict[str, set[str]] = field(default_factory=dict)  # mapping folder -> disk names
+    root_dirs: int = 0  # directories at the root (symlinks not counted)
+    listed_dirs: int = 0  # of those, the folders this scan listed
+    temps: int = 0  # our temp files (TEMP_PREFIX) in the folders this scan listed
     _by_inode: dict[int, BaseFile] | None = None
     _base_names: dict[str, set[str]] | None = None  # folder -> synced names
 
@@ -153,7 +159,12 @@ class _Scan:
         with os.scandir(directory) as it:
             listed = list(it)
         mapped = self.mappings.get(folder, {})
-        self.listed[folder] = {entry.name for entry in listed}
+        if folder in self.mappings:
+            self.listed[folder] = {entry.name for entry in listed}
+        if not prefix:  # the root
+            self.root_dirs = sum(1 for entry in listed if entry.is_dir(follow_symlinks=False))
+        else:
+            self.temps += sum(1 for entry in listed if entry.name.startswith(TEMP_PREFIX))
         named: list[tuple[os.DirEntry[str], str]] = []
         for entry in listed:
             name = entry.name
@@ -210,6 +221,7 @@ class _Scan:
             self.keep_known(nfc)
             return
         self.folders[nfc] = LocalFolder(nfc, inode, disk)
+        self.listed_dirs += 1
         for child, child_nfc in children:
             self.child(child, RelPath(nfc, child_nfc), entry.name + "/")
 
@@ -367,7 +379,9 @@ def scan(
         # Root-level problems outside `only` were reported by earlier scans, not this one.
         s.skipped = [k for k in s.skipped if _top(k.path) in only]
     tree = LocalTree(files=s.files, folders=s.folders)
-    return ScanResult(tree, s.skipped, scanned, s.hashed, _stale_mappings(s, only is None))
+    temp_free = only is None and s.listed_dirs == s.root_dirs and s.temps == 0
+    stale = _stale_mappings(s, only is None)
+    return ScanResult(tree, s.skipped, scanned, s.hashed, stale, temp_free)
 
 
 def _stale_mappings(s: _Scan, full: bool) -> list[tuple[str, str]]:
