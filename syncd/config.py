@@ -1,15 +1,16 @@
-"""Daemon configuration: one pydantic-settings model read from TOML with SYNCD_* env overrides
-(DESIGN §6). Precedence: flags > env > file > defaults. Also token resolution and the
+"""Daemon configuration: one pydantic model read from TOML with SYNCD_<SECTION>__<KEY> env
+overrides (DESIGN §6). Precedence: flags > env > file > defaults. Also token resolution and the
 permission check that refuses secret-bearing files other users can read (DESIGN §5 rule 5)."""
 
 from __future__ import annotations
 
-import contextvars
+import json
 import os
 import stat
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -23,12 +24,6 @@ from pydantic import (
     ValidationError,
 )
 from pydantic_core import ErrorDetails
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
 
 from syncd.errors import ConfigError
 
@@ -107,17 +102,10 @@ class StatusSection(_Section):
     socket: UserPath | None = None  # default: $XDG_RUNTIME_DIR/syncd/<hash of config path>.sock
 
 
-# load_settings() tells settings_customise_sources which TOML file to read; a ContextVar
-# keeps that per call (and per thread/task) without a global.
-_TOML_PATH: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
-    "syncd_toml_path", default=None
-)
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SYNCD_", env_nested_delimiter="__", extra="forbid"
-    )
+class Settings(BaseModel):
+    # (pydantic-settings did the env and TOML merging once: ~0.1 s of every start-up, for
+    # what load_settings does below in a few lines.)
+    model_config = ConfigDict(extra="forbid")
 
     server: ServerSection = Field(default_factory=ServerSection)
     sync: SyncSection = Field(default_factory=SyncSection)
@@ -132,20 +120,45 @@ class Settings(BaseSettings):
         """The TOML file these settings were read from (None: defaults/env only)."""
         return self._config_path
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        toml_path = _TOML_PATH.get()
-        if toml_path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
-        return tuple(sources)
+
+ENV_PREFIX = "syncd_"  # SYNCD_<SECTION>__<KEY>, any case; SYNCD_<SECTION> a JSON object
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings the environment sets, by section. Values stay strings (validation converts
+    them, as it does TOML's), except list keys (`sync.ignore`) and whole sections: JSON."""
+    whole: dict[str, Any] = {}
+    keys: dict[str, dict[str, Any]] = {}
+    for name, value in environ.items():
+        lower = name.lower()
+        section, nested, key = lower.removeprefix(ENV_PREFIX).partition("__")
+        if not lower.startswith(ENV_PREFIX) or section not in Settings.model_fields:
+            continue
+        if not nested:
+            whole[section] = _json(value, name)
+            continue
+        model = Settings.model_fields[section].annotation
+        field = getattr(model, "model_fields", {}).get(key)
+        is_list = field is not None and get_origin(field.annotation) is list
+        keys.setdefault(section, {})[key] = _json(value, name) if is_list else value
+    return _merge(whole, keys)
+
+
+def _json(value: str, name: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ConfigError(f"environment variable {name}: not valid JSON: {exc}") from None
+
+
+def _merge(low: dict[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
+    """`high` over `low`, section by section (a section set in both keeps both's keys)."""
+    out = dict(low)
+    for key, value in high.items():
+        below = out.get(key)
+        both = isinstance(below, dict) and isinstance(value, dict)
+        out[key] = {**below, **value} if both else value  # type: ignore[dict-item]
+    return out
 
 
 def default_config_path() -> Path:
@@ -222,15 +235,15 @@ def load_settings(
         check_private_file(path, "config file")
     elif explicit:
         raise ConfigError(f"config file {path} does not exist (create one with `syncd init`)")
-    token = _TOML_PATH.set(path if path.exists() else None)
     try:
-        settings = Settings(**_nest(overrides or {}))
-    except ValidationError as exc:
-        raise ConfigError("; ".join(_describe(e) for e in exc.errors())) from None
+        from_file = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
-    finally:
-        _TOML_PATH.reset(token)
+    merged = _merge(_merge(from_file, env_overrides(os.environ)), _nest(overrides or {}))
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe(e) for e in exc.errors())) from None
     settings._config_path = path.resolve() if path.exists() else None
     return settings
 

@@ -10,10 +10,9 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import BaseModel, ValidationError
 
 from syncd import __version__
@@ -25,6 +24,7 @@ from syncd.errors import (
     api_error_from_body,
 )
 from syncd.frames import MEDIA_TYPE, Frame, FrameDecoder, FrameError
+from syncd.lazyssl import import_aiohttp
 from syncd.log import get_logger
 from syncd.protocol import (
     BATCH_MAX_BYTES,
@@ -40,6 +40,11 @@ from syncd.protocol import (
     TrashItem,
     etag_for_rev,
 )
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = import_aiohttp()  # its SSL contexts load their CAs only if https is used
 
 log = get_logger("syncd.client")
 T = TypeVar("T")

@@ -19,6 +19,7 @@ from syncd.sync import sdnotify
 from syncd.sync.client import ApiClient
 from syncd.sync.engine import Engine, EngineOptions, PassResult
 from syncd.sync.gate import NS_PER_S
+from syncd.sync.memory import release_memory
 from syncd.sync.notify import DesktopNotifier
 from syncd.sync.statedb import StateDB, default_state_path
 from syncd.sync.status import StatusBoard, StatusServer
@@ -285,6 +286,9 @@ class Daemon:
             self.wakeups.hint(None)
             return
         self.faults.cleared()
+        if wake.only is None:  # a full pass's temporaries and pages: not held while idle
+            self.engine.db.shrink_memory()
+            release_memory()
         report_pass(self.board, self.engine, result, self.notifier)
         self.board.set_audit_missed(self.engine.passes.audit_missed)
         if self.engine.offline:

@@ -146,6 +146,7 @@ class Engine:
         self.passes = PassPlanner(options, db, self.mirror, self.rules)
         self._done: list[m.Action] = []  # actions executed by the running pass
         self._swept: set[str] | None = None  # folders the running pass looked at (None: all)
+        self._no_temps = False  # the last scan saw none of our temp files, and nothing ran since
 
     # ---- remote -------------------------------------------------------------------------
 
@@ -235,6 +236,7 @@ class Engine:
             only, traits=self.traits, hostname=self.hostname, audit=audit, dry_run=dry_run
         )
         self._swept = planned.folders
+        self._no_temps = planned.scan.temp_free
         self.skipped = merge_skipped(self.skipped, planned.scan)
         self.executor.names = DiskNames(
             self.options.root,
@@ -290,6 +292,8 @@ class Engine:
         # Items are only set at the end of a pass: clear just those, not one DELETE per action.
         self._open_items = {item.path for item in self.db.items()}
         self._done = []
+        if gated.run_first or gated.run_files or gated.run_last:
+            self._no_temps = False  # a download may leave a temp file (resumed later)
         for action in gated.run_first:
             executed += await self._run_one(action, failed)
         results = await gather_bounded(
@@ -317,6 +321,8 @@ class Engine:
     def _sweep_orphan_temps(self) -> None:
         """Nothing ran this pass, so no download is writing: a temp file of a file the server
         no longer has (deleted during the download, or while we were down) resumes nothing."""
+        if self._no_temps:
+            return
         try:
             if removed := self.sweep_temp_files(set(self.mirror.files), self._swept):
                 log.info("temp_files_swept", count=removed)
@@ -403,6 +409,11 @@ class Engine:
             self.db.clear_item(_action_path(action))
         self.held = []
         return restored
+
+    def sweep_all_temps(self) -> int:
+        """Remove every temp file of ours (`sync --once` ends: nothing will resume them); no
+        listing when the last pass's full scan saw none and no action ran since."""
+        return 0 if self._no_temps else self.sweep_temp_files(set())
 
     def sweep_temp_files(self, keep_ids: set[str], folders: set[str] | None = None) -> int:
         """Remove our temp files that no pending download will resume (in `folders` only: the

@@ -10,7 +10,17 @@ FAT, NTFS backup drives) the file lives under another `disk_name`, mapped back b
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar, dataclass_transform
+
+_R = TypeVar("_R")
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def record(cls: type[_R]) -> type[_R]:
+    """A per-file record: immutable to mypy (every assignment is an error), hashable by value,
+    but a plain slots class at run time. A frozen dataclass's __init__ sets each field through
+    object.__setattr__, ~4x the cost; a no-op pass makes three records per file (issue 10)."""
+    return dataclass(slots=True, unsafe_hash=True)(cls)
 
 
 class RelPath(NamedTuple):
@@ -57,7 +67,7 @@ class RootTraits:
 
 # Per-file records carry no __dict__ (slots): a library of 50,000 files holds three of
 # them per file (local, remote, base) during a pass.
-@dataclass(frozen=True, slots=True)
+@record
 class LocalFile:
     path: RelPath
     size: int
@@ -72,14 +82,14 @@ class LocalFile:
     racy: bool = field(default=False, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LocalFolder:
     name: str
     inode: int
     disk_name: str | None = field(default=None, compare=False)  # as for LocalFile
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RemoteFile:
     path: RelPath
     file_id: str
@@ -90,14 +100,14 @@ class RemoteFile:
     rev: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RemoteFolder:
     name: str
     folder_id: str
     rev: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BaseFile:
     """What both sides held at the last successful sync of this path."""
 
@@ -111,7 +121,7 @@ class BaseFile:
     inode: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BaseFolder:
     name: str
     folder_id: str

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 from syncd.log import get_logger
 from syncd.sync import model as m
-from syncd.sync.dirty import PendingDeletes, action_folders, action_paths, pass_scope, twins
+from syncd.sync.dirty import (
+    PendingDeletes,
+    action_folders,
+    action_paths,
+    differences,
+    pass_scope,
+    twins,
+)
 from syncd.sync.ignore import IgnoreRules
 from syncd.sync.localnames import NameMap, mapping_row, parse_mappings
 from syncd.sync.planner import plan
@@ -109,6 +116,11 @@ class PassPlanner:
             dirty=len(dirty),
             hashed=result.hashed,
         )
+        if full and audit is None:
+            # The full plan restricted to where the sides differ is the full plan
+            # (tests/unit/sync/test_planner_dirty.py), at a cost of one comparison per file.
+            dirty |= differences(tree, remote, base, traits)
+            full = False
         planned = self._plan(tree, remote, base, traits, hostname, None if full else dirty)
         if audit is not None and not touched.everything and previous is not None:
             self._audit(planned, self._plan(tree, remote, base, traits, hostname, dirty))

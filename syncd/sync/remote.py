@@ -6,11 +6,10 @@ replaces the live one only when complete, so a pass never plans against a partia
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from syncd.errors import CursorExpired, TransportError
 from syncd.log import get_logger
@@ -18,21 +17,23 @@ from syncd.protocol import Change, File, Folder
 from syncd.sync.client import ApiClient
 from syncd.sync.model import RelPath, RemoteFile, RemoteFolder, RemoteTree
 
+if TYPE_CHECKING:
+    from syncd.sync.statedb_schema import FileRow, FolderRow, RemoteRow
+
 log = get_logger("syncd.remote")
-DurableRow = tuple[str, str, str | None]  # kind ("folder"/"file"), id, JSON (None: deleted)
 
 
 # The mirror keeps one compact record per server object, not the wire model: a pydantic
 # File with its dict, fields-set and eleven strings costs ~2 KiB, ~5x these (issue 10 item 6).
-@dataclass(frozen=True, slots=True)
-class MirrorFolder:
+# Tuples in the state DB's column order (statedb.py remote_folders / remote_files): a start
+# makes each from its row in one call.
+class MirrorFolder(NamedTuple):
     id: str
     name: str
     rev: int
 
 
-@dataclass(frozen=True, slots=True)
-class MirrorFile:
+class MirrorFile(NamedTuple):
     id: str
     folder_id: str  # interned: thousands of files share a few folder ids
     name: str
@@ -51,34 +52,21 @@ Entry = tuple[Kind, str, Record | None]
 def compact(obj: File | Folder) -> Record:
     if isinstance(obj, Folder):
         return MirrorFolder(obj.id, obj.name, obj.rev)
+    intern = sys.intern  # the base (statedb.py) holds the same names, ids and hashes
     return MirrorFile(
-        obj.id, sys.intern(obj.folder_id), obj.name, obj.size, obj.sha256, obj.mtime_ns, obj.rev
+        intern(obj.id),
+        intern(obj.folder_id),
+        intern(obj.name),
+        obj.size,
+        intern(obj.sha256),
+        obj.mtime_ns,
+        obj.rev,
     )
 
 
 def entry_of(change: Change) -> Entry:
     gone = change.op == "delete" or change.object is None
     return change.type, change.id, None if gone or change.object is None else compact(change.object)
-
-
-def _dump(record: Record) -> str:
-    return json.dumps({name: getattr(record, name) for name in record.__slots__})
-
-
-def _load(kind: str, data: str) -> Record:
-    """A state DB row (also the full wire JSON older versions stored: extra keys ignored)."""
-    d = json.loads(data)
-    if kind == "folder":
-        return MirrorFolder(str(d["id"]), str(d["name"]), int(d["rev"]))
-    return MirrorFile(
-        str(d["id"]),
-        sys.intern(str(d["folder_id"])),
-        str(d["name"]),
-        int(d["size"]),
-        str(d["sha256"]),
-        int(d["mtime_ns"]),
-        int(d["rev"]),
-    )
 
 
 def remote_file(file: File | MirrorFile, folder_name: str) -> RemoteFile:
@@ -213,29 +201,35 @@ class RemoteMirror:
         self.folders, self.files = staging.folders, staging.files
         self.touched, self._tree = Touched(), None
 
-    # ---- the durable copy (state DB rows: kind, id, JSON) ---------------------------------
+    # ---- the durable copy (state DB rows: kind, id, record) -------------------------------
 
-    def restore(self, cursor: int, epoch: str | None, rows: Iterable[tuple[str, str]]) -> None:
+    def restore(
+        self,
+        cursor: int,
+        epoch: str | None,
+        folders: Iterable[FolderRow],
+        files: Iterable[FileRow],
+    ) -> None:
         """Fill from the state DB's copy (the server's state at `cursor`)."""
         self.cursor, self.epoch = cursor, epoch or None
-        self.folders = {}
-        self.files = {}
-        for kind, data in rows:
-            record = _load(kind, data)
-            if isinstance(record, MirrorFolder):
-                self.folders[record.id] = record
-            else:
-                self.files[record.id] = record
+        self.folders = {row[0]: MirrorFolder(*row) for row in folders}
+        intern = sys.intern
+        self.files = mirror_files = {}
+        for i, folder_id, name, size, sha, mtime_ns, rev in files:
+            key = intern(i)
+            mirror_files[key] = MirrorFile(
+                key, intern(folder_id), intern(name), size, intern(sha), mtime_ns, rev
+            )
         self.touched, self._tree = Touched(), None
 
-    def rows(self, touched: Iterable[tuple[str, str]] | None = None) -> list[DurableRow]:
+    def rows(self, touched: Iterable[tuple[str, str]] | None = None) -> list[RemoteRow]:
         """Rows for the state DB: of `touched` (kind, id) pairs, or of everything (None)."""
         if touched is None:
             touched = [("folder", i) for i in self.folders] + [("file", i) for i in self.files]
-        out: list[DurableRow] = []
+        out: list[RemoteRow] = []
         for kind, obj_id in touched:
             obj = (self.folders if kind == "folder" else self.files).get(obj_id)
-            out.append((kind, obj_id, None if obj is None else _dump(obj)))
+            out.append((kind, obj_id, obj))
         return out
 
     # ---- views ----------------------------------------------------------------------------
@@ -275,7 +269,7 @@ class FeedDelta:
 
     applied: int
     rewound: bool = False
-    rows: tuple[DurableRow, ...] = ()  # what the state DB's copy must learn
+    rows: tuple[RemoteRow, ...] = ()  # what the state DB's copy must learn
     snapshot: bool = False  # rows are the whole library: replace the copy
 
     def __bool__(self) -> bool:

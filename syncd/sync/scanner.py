@@ -18,7 +18,7 @@ from pathlib import Path
 from syncd.errors import RootMissingError
 from syncd.log import get_logger
 from syncd.protocol import name_key, name_problem
-from syncd.sync.ignore import IgnoreRules
+from syncd.sync.ignore import TEMP_PREFIX, IgnoreRules
 from syncd.sync.localnames import NameMap
 from syncd.sync.model import (
     BaseFile,
@@ -58,6 +58,9 @@ class ScanResult:
     hashed: int = 0  # files read and hashed by this scan
     # (remote folder or '' for the root, disk name) of name mappings whose disk entry is gone
     stale_mappings: list[tuple[str, str]] = field(default_factory=list)
+    # A full scan listed every folder of the root and found none of our temp files in them:
+    # nothing for a temp sweep to do (until a download runs).
+    temp_free: bool = False
 
 
 def hash_file(path: Path) -> tuple[str, int]:
@@ -123,6 +126,9 @@ class _Scan:
     skipped: list[Skipped] = field(default_factory=list)
     hashed: int = 0
     listed: dict[str, set[str]] = field(default_factory=dict)  # mapping folder -> disk names
+    root_dirs: int = 0  # directories at the root (symlinks not counted)
+    listed_dirs: int = 0  # of those, the folders this scan listed
+    temps: int = 0  # our temp files (TEMP_PREFIX) in the folders this scan listed
     _by_inode: dict[int, BaseFile] | None = None
     _base_names: dict[str, set[str]] | None = None  # folder -> synced names
 
@@ -153,20 +159,29 @@ class _Scan:
         with os.scandir(directory) as it:
             listed = list(it)
         mapped = self.mappings.get(folder, {})
-        self.listed[folder] = {entry.name for entry in listed}
+        if folder in self.mappings:
+            self.listed[folder] = {entry.name for entry in listed}
+        if not prefix:  # the root
+            self.root_dirs = sum(1 for entry in listed if entry.is_dir(follow_symlinks=False))
+        else:
+            self.temps += sum(1 for entry in listed if entry.name.startswith(TEMP_PREFIX))
         named: list[tuple[os.DirEntry[str], str]] = []
         for entry in listed:
-            if not _valid_utf8(entry.name):
-                self.skip(prefix + entry.name, INVALID_UTF8)
+            name = entry.name
+            if name.isascii():  # valid UTF-8 and NFC as is: most names
+                named.append((entry, mapped.get(name) or name) if mapped else (entry, name))
                 continue
-            nfc = unicodedata.normalize("NFC", entry.name)
-            named.append((entry, mapped.get(entry.name) or mapped.get(nfc) or nfc))
+            if not _valid_utf8(name):
+                self.skip(prefix + name, INVALID_UTF8)
+                continue
+            nfc = unicodedata.normalize("NFC", name)
+            named.append((entry, mapped.get(name) or mapped.get(nfc) or nfc))
         synced = set(known)
         named.sort(key=lambda pair: (pair[1] not in synced, pair[0].name != pair[1], pair[0].name))
         seen: dict[str, tuple[str, str]] = {}
         kept: list[tuple[os.DirEntry[str], str]] = []
         for entry, nfc in named:
-            if (key := name_key(nfc)) in seen:
+            if (key := nfc.lower() if nfc.isascii() else name_key(nfc)) in seen:
                 other, other_nfc = seen[key]
                 how = "after Unicode normalisation" if other_nfc == nfc else "but for case"
                 self.skip(prefix + entry.name, f"name clashes with {other!r} {how}")
@@ -206,6 +221,7 @@ class _Scan:
             self.keep_known(nfc)
             return
         self.folders[nfc] = LocalFolder(nfc, inode, disk)
+        self.listed_dirs += 1
         for child, child_nfc in children:
             self.child(child, RelPath(nfc, child_nfc), entry.name + "/")
 
@@ -227,7 +243,7 @@ class _Scan:
         except FileNotFoundError:
             return
         mode = st.st_mode
-        if self.rules.is_ignored(str(rel), is_dir=stat.S_ISDIR(mode)):
+        if self.rules.is_ignored(f"{rel.folder}/{rel.name}", is_dir=stat.S_ISDIR(mode)):
             return
         if stat.S_ISLNK(mode):
             self.skip(prefix + entry.name, SYMLINK)
@@ -239,7 +255,9 @@ class _Scan:
             self.skip(prefix + entry.name, f"name not allowed: {problem}")
         else:
             disk = None if entry.name == rel.name else entry.name
-            self.file(entry.path, rel, st, disk, prefix + entry.name)
+            b = self.base.files.get(rel)
+            # the base's path (and name) for a known file: one copy, not one per snapshot
+            self.file(entry.path, rel if b is None else b.path, st, disk, prefix + entry.name)
 
     def known_sha(self, rel: RelPath, key: tuple[int, int, int]) -> str | None:
         """The hash we already trust for this (size, mtime_ns, inode), if any: the base at this
@@ -252,8 +270,11 @@ class _Scan:
         if step_ns > 1_000_000 and self.now_ns - key[1] < 2 * step_ns:
             return None
         b = self.base.files.get(rel)
-        if b is not None and same((b.size, b.mtime_ns, b.inode), key):
-            return b.sha256
+        if b is not None and (
+            (b.mtime_ns, b.size, b.inode) == (key[1], key[0], key[2])
+            or same((b.size, b.mtime_ns, b.inode), key)
+        ):
+            return b.sha256  # (the exact compare first: an unchanged file on any root)
         p = self.previous.files.get(rel) if self.previous is not None else None
         trusted = p is not None and p.sha256 is not None and not p.racy
         if p is not None and trusted and same((p.size, p.mtime_ns, p.inode), key):
@@ -281,6 +302,9 @@ class _Scan:
                 self.skip(shown, "cannot read: permission denied (not uploaded)")
             except OSError as exc:
                 self.skip(shown, f"cannot read: {exc.strerror or exc} (not uploaded)")
+        b = self.base.files.get(rel)
+        if b is not None and key == (b.size, b.mtime_ns, b.inode):
+            key = (b.size, b.mtime_ns, b.inode)  # the base's int objects: one copy, not two
         self.files[rel] = LocalFile(rel, key[0], key[1], key[2], sha, disk, racy)
 
     def being_truncated(self, rel: RelPath, key: tuple[int, int, int]) -> bool:
@@ -355,7 +379,9 @@ def scan(
         # Root-level problems outside `only` were reported by earlier scans, not this one.
         s.skipped = [k for k in s.skipped if _top(k.path) in only]
     tree = LocalTree(files=s.files, folders=s.folders)
-    return ScanResult(tree, s.skipped, scanned, s.hashed, _stale_mappings(s, only is None))
+    temp_free = only is None and s.listed_dirs == s.root_dirs and s.temps == 0
+    stale = _stale_mappings(s, only is None)
+    return ScanResult(tree, s.skipped, scanned, s.hashed, stale, temp_free)
 
 
 def _stale_mappings(s: _Scan, full: bool) -> list[tuple[str, str]]:

@@ -9,61 +9,26 @@ import json
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
 
-from syncd.errors import LocalError
 from syncd.log import get_logger
 from syncd.sync.model import BaseFile, BaseFolder, BaseTree, RelPath
+from syncd.sync.statedb_schema import (
+    FileRow,
+    FolderRow,
+    RemoteRow,
+    migrate,
+)
 
 log = get_logger("syncd.statedb")
 
 ItemState = Literal["waiting", "blocked", "held"]
 ITEM_STATES: tuple[ItemState, ...] = ("waiting", "blocked", "held")
-
-
-_V1 = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE base_files (
-        folder TEXT NOT NULL, name TEXT NOT NULL, file_id TEXT NOT NULL,
-        folder_id TEXT NOT NULL, rev INTEGER NOT NULL, sha256 TEXT NOT NULL,
-        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
-        PRIMARY KEY (folder, name))""",
-    "CREATE INDEX base_files_file_id ON base_files (file_id)",
-    """CREATE TABLE base_folders (
-        name TEXT PRIMARY KEY, folder_id TEXT NOT NULL, inode INTEGER NOT NULL)""",
-    """CREATE TABLE items (
-        path TEXT PRIMARY KEY,
-        state TEXT NOT NULL CHECK (state IN ('waiting', 'blocked', 'held')),
-        reason TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}', updated_at REAL NOT NULL)""",
-    "CREATE TABLE name_mappings (disk_name TEXT PRIMARY KEY, remote_name TEXT NOT NULL)",
-)
-
-
-def _v1(db: sqlite3.Connection) -> None:
-    # One execute() per statement: executescript() would COMMIT our migration transaction.
-    for statement in _V1:
-        db.execute(statement)
-
-
-def _v2(db: sqlite3.Connection) -> None:
-    """The remote mirror's durable copy: the feed state at meta.cursor, one JSON row per
-    object (syncd/sync/remote.py owns the format)."""
-    db.execute(
-        "CREATE TABLE remote_objects (kind TEXT NOT NULL, id TEXT NOT NULL,"
-        " data TEXT NOT NULL, PRIMARY KEY (kind, id))"
-    )
-    # A v1 cursor belonged to a mirror kept in memory only: resuming from it with an empty
-    # copy would read every file as deleted on the server. Start from a full read instead.
-    db.execute("DELETE FROM meta WHERE key = 'cursor'")
-
-
-# Append only: step N brings the schema from version N to N+1. Never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 
 
 @dataclass(frozen=True)
@@ -81,29 +46,6 @@ def default_state_path(library_id: str, state_dir: Path | None = None) -> Path:
     if state_dir is not None:
         return state_dir.expanduser() / "state.db"
     return platformdirs.user_state_path("syncd") / library_id / "state.db"
-
-
-def _migrate(db: sqlite3.Connection, path: Path) -> None:
-    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = db.execute("SELECT version FROM schema_version").fetchone()
-    version = 0 if row is None else int(row[0])
-    if version > len(MIGRATIONS):
-        raise LocalError(
-            f"state database {path} has schema version {version}, newer than this syncd "
-            f"understands ({len(MIGRATIONS)}): upgrade syncd or move the file away"
-        )
-    for step in range(version, len(MIGRATIONS)):
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            MIGRATIONS[step](db)
-            db.execute("DELETE FROM schema_version")
-            db.execute("INSERT INTO schema_version (version) VALUES (?)", (step + 1,))
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        log.info("state_db_migrated", path=str(path), version=step + 1)
 
 
 class StateDB:
@@ -129,7 +71,7 @@ class StateDB:
             # every step is idempotent, so an older base only means re-checking a few paths.
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
-            _migrate(conn, path)
+            migrate(conn, path)
         except BaseException:
             conn.close()
             raise
@@ -137,6 +79,11 @@ class StateDB:
 
     def close(self) -> None:
         self._db.close()
+
+    def shrink_memory(self) -> None:
+        """Drop SQLite's page cache (refilled on demand): the base and the mirror copy are
+        read once at start and held in memory; their pages need not be held twice."""
+        self._db.execute("PRAGMA shrink_memory")
 
     def schema_version(self) -> int:
         row = self._db.execute("SELECT version FROM schema_version").fetchone()
@@ -216,15 +163,35 @@ class StateDB:
     def _cached_base(self) -> BaseTree:
         if self._base is None:
             # Folder names and ids repeat on every row: one string each (sys.intern), not
-            # one per file (issue 10 item 6).
+            # one per file (issue 10 item 6). Names, ids and hashes are interned too: the
+            # remote mirror (remote.py) and the scan hold the same ones.
             intern = sys.intern
             files: dict[RelPath, BaseFile] = {}
-            for folder, name, file_id, folder_id, *rest in self._db.execute(
+            for (
+                folder,
+                name,
+                file_id,
+                folder_id,
+                rev,
+                sha,
+                size,
+                mtime_ns,
+                inode,
+            ) in self._db.execute(
                 "SELECT folder, name, file_id, folder_id, rev, sha256, size, mtime_ns, inode"
                 " FROM base_files"
             ):
-                path = RelPath(intern(folder), name)
-                files[path] = BaseFile(path, file_id, intern(folder_id), *rest)
+                path = RelPath(intern(folder), intern(name))
+                files[path] = BaseFile(
+                    path,
+                    intern(file_id),
+                    intern(folder_id),
+                    rev,
+                    intern(sha),
+                    size,
+                    mtime_ns,
+                    inode,
+                )
             folders = {
                 r[0]: BaseFolder(*r)
                 for r in self._db.execute("SELECT name, folder_id, inode FROM base_folders")
@@ -317,36 +284,33 @@ class StateDB:
 
     # ---- the remote mirror's durable copy -------------------------------------------------
 
-    def remote_rows(self) -> tuple[int, str | None, Iterator[tuple[str, str]]]:
-        """(cursor, feed epoch, (kind, JSON) rows) of the persisted remote mirror; the rows
-        are read as they are consumed (a whole library's JSON is never held at once)."""
-        rows: Iterator[tuple[str, str]] = self._db.execute("SELECT kind, data FROM remote_objects")
-        return self.cursor(), self._meta("epoch"), rows
+    def remote_rows(
+        self,
+    ) -> tuple[int, str | None, Iterator[FolderRow], Iterator[FileRow]]:
+        """(cursor, feed epoch, folder rows, file rows) of the persisted remote mirror; the
+        rows are read as they are consumed (a whole library is never held twice at once)."""
+        folders: Iterator[FolderRow] = self._db.execute("SELECT id, name, rev FROM remote_folders")
+        files: Iterator[FileRow] = self._db.execute(
+            "SELECT id, folder_id, name, size, sha256, mtime_ns, rev FROM remote_files"
+        )
+        return self.cursor(), self._meta("epoch") or None, folders, files
 
     def save_remote(
-        self,
-        rows: Iterable[tuple[str, str, str | None]],
-        cursor: int,
-        epoch: str | None,
-        *,
-        replace_all: bool,
+        self, rows: Iterable[RemoteRow], cursor: int, epoch: str | None, *, replace_all: bool
     ) -> None:
         """Apply one pulled delta (or, with replace_all, a whole re-read) and its cursor in one
-        transaction: the copy on disk is always the server's state at a cursor it handed out.
-        A row is (kind, id, JSON), JSON None for a delete."""
+        transaction: the copy on disk is always the server's state at a cursor it handed out."""
         with self.transaction():
             if replace_all:
-                self._db.execute("DELETE FROM remote_objects")
-            for kind, obj_id, data in rows:
-                if data is None:
-                    self._db.execute(
-                        "DELETE FROM remote_objects WHERE kind = ? AND id = ?", (kind, obj_id)
-                    )
+                self._db.execute("DELETE FROM remote_folders")
+                self._db.execute("DELETE FROM remote_files")
+            for kind, obj_id, record in rows:
+                table = "remote_folders" if kind == "folder" else "remote_files"
+                if record is None:
+                    self._db.execute(f"DELETE FROM {table} WHERE id = ?", (obj_id,))  # noqa: S608
                 else:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO remote_objects (kind, id, data) VALUES (?, ?, ?)",
-                        (kind, obj_id, data),
-                    )
+                    marks = ", ".join("?" * len(record))
+                    self._db.execute(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", record)  # noqa: S608
             self.set_cursor(cursor)
             self._set_meta("epoch", epoch or "")
 

@@ -395,3 +395,29 @@ def test_restore_brings_back_a_whole_deleted_folder(api: Api, root: Path, make_d
     daemon.wait_idle()
     assert len(remote_tree(api)) == 8, "nothing deleted on the server"
     assert (root / "Bruno Costa" / "5.pdf").read_bytes() == b"doc 5"
+
+
+def test_sync_once_removes_temp_files_left_behind_even_where_the_scan_does_not_look(
+    server: ServerProcess, api: Api, token: str, tmp_path: Path
+) -> None:
+    """A no-op `sync --once` skips the temp sweep only when its scan listed every folder and
+    saw no temp file: one left in a synced folder, or in a root folder the scan ignores
+    (lost+found), is still removed."""
+    folder = api.create_folder("Alice Martin")
+    api.upload(folder["id"], "a.jpg", b"a")
+    token_file = tmp_path / "token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    root = tmp_path / "root"
+    argv = [sys.executable, "-m", "syncd", "sync", "--once", "--url", server.url]
+    argv += ["--token-file", str(token_file), "--root", str(root)]
+    argv += ["--state-dir", str(tmp_path / "st")]
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    for where in (None, "lost+found", "Alice Martin"):
+        if where is not None:
+            (root / where).mkdir(exist_ok=True)
+            (root / where / ".syncd-tmp-f0123.part").write_bytes(b"half a download")
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert list(root.rglob(".syncd-tmp-*")) == [], where
+    assert (root / "Alice Martin" / "a.jpg").read_bytes() == b"a"

@@ -144,3 +144,26 @@ def test_check_config_cli_exit_codes(ops_env: OpsEnv, tmp_path: Path) -> None:
     done = ops_env.run("check-config", "--config", str(inline), "--offline")
     assert done.returncode == 0 and "inl1ne-secret" not in done.stdout
     assert "least safe" in done.stdout
+
+
+def test_env_lists_sections_and_other_programs_variables(
+    ops_env: OpsEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list key is JSON, a whole section may be one JSON object (its keys under the
+    per-key variables), names match in any case, and SYNCD_* variables of the server or of
+    no section are not config keys."""
+    monkeypatch.setenv("SYNCD_SYNC__IGNORE", '["*.bak", "Drafts/"]')
+    monkeypatch.setenv("SYNCD_LOG", '{"level": "warning", "format": "json"}')
+    monkeypatch.setenv("syncd_log__level", "error")
+    monkeypatch.setenv("SYNCD_INGEST_RETRY_DELAYS_S", "0.05,0.1")
+    monkeypatch.setenv("SYNCD_BLOBS", "local")
+    settings = load_settings(None, {})
+    assert settings.sync.ignore == ["*.bak", "Drafts/"]
+    assert (settings.log.level, settings.log.format) == ("error", "json")
+    monkeypatch.setenv("SYNCD_SYNC__IGNORE", "*.bak")
+    with pytest.raises(ConfigError, match="SYNCD_SYNC__IGNORE: not valid JSON"):
+        load_settings(None, {})
+    monkeypatch.delenv("SYNCD_SYNC__IGNORE")
+    monkeypatch.setenv("SYNCD_SYNC__TRANSFERX", "3")
+    with pytest.raises(ConfigError, match=r"sync\.transferx: unknown key"):
+        load_settings(None, {})

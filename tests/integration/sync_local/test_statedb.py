@@ -9,7 +9,8 @@ import pytest
 
 from syncd.errors import LocalError
 from syncd.sync.model import BaseFile, BaseFolder, RelPath
-from syncd.sync.statedb import MIGRATIONS, StateDB, default_state_path
+from syncd.sync.statedb import StateDB, default_state_path
+from syncd.sync.statedb_schema import MIGRATIONS
 
 
 def bf(folder: str, name: str, rev: int = 1, inode: int = 10) -> BaseFile:
@@ -201,32 +202,66 @@ def test_default_state_path_honours_xdg_and_config(
     assert default_state_path("lib-9", tmp_path / "mine") == tmp_path / "mine" / "state.db"
 
 
-def _remote(db: StateDB) -> tuple[int, str | None, list[tuple[str, str]]]:
-    cursor, epoch, rows = db.remote_rows()
-    return cursor, epoch, list(rows)
+Remote = tuple[int, str | None, list[tuple[str, str, int]], list[tuple[object, ...]]]
+
+
+def _remote(db: StateDB) -> Remote:
+    cursor, epoch, folders, files = db.remote_rows()
+    return cursor, epoch, sorted(folders), sorted(files)
+
+
+def _file(i: str, rev: int = 1) -> tuple[str, str, str, int, str, int, int]:
+    return (i, "fo1", f"{i}.jpg", 5, "ab" * 32, 123, rev)
 
 
 def test_remote_copy_round_trip_applies_deltas_and_whole_reads(db_path: Path) -> None:
     """The remote mirror's copy: a whole read replaces everything, a delta upserts and
     deletes rows; cursor and epoch move in the same transaction; a reopen sees the same."""
     db = StateDB.open(db_path)
-    assert _remote(db) == (0, None, [])
+    assert _remote(db) == (0, None, [], [])
     db.save_remote(
-        [("folder", "fo1", '{"f": 1}'), ("file", "fi1", '{"x": 1}'), ("file", "fi2", '{"x": 2}')],
+        [
+            ("folder", "fo1", ("fo1", "A", 1)),
+            ("file", "fi1", _file("fi1")),
+            ("file", "fi2", _file("fi2")),
+        ],
         10,
         "ep_a",
         replace_all=True,
     )
     db.save_remote(
-        [("file", "fi1", None), ("file", "fi3", '{"x": 3}')], 12, "ep_a", replace_all=False
+        [("file", "fi1", None), ("file", "fi3", _file("fi3")), ("file", "fi2", _file("fi2", 2))],
+        12,
+        "ep_a",
+        replace_all=False,
     )
     db.close()
     db = StateDB.open(db_path)
-    cursor, epoch, rows = db.remote_rows()
-    assert (cursor, epoch) == (12, "ep_a")
-    assert sorted(rows) == [("file", '{"x": 2}'), ("file", '{"x": 3}'), ("folder", '{"f": 1}')]
-    db.save_remote([("file", "fi9", '{"x": 9}')], 3, "ep_b", replace_all=True)  # a re-read
-    assert _remote(db) == (3, "ep_b", [("file", '{"x": 9}')])
+    assert _remote(db) == (12, "ep_a", [("fo1", "A", 1)], [_file("fi2", 2), _file("fi3")])
+    db.save_remote([("file", "fi9", _file("fi9"))], 3, "ep_b", replace_all=True)  # a re-read
+    assert _remote(db) == (3, "ep_b", [], [_file("fi9")])
+    db.close()
+
+
+def test_v2_json_copy_is_kept_in_columns_by_the_v3_migration(db_path: Path) -> None:
+    """A v2 copy (compact JSON rows, or the whole wire object older versions stored) becomes
+    the same records in columns, with its cursor: the first start after the upgrade resumes
+    from it instead of reading the whole library again."""
+    conn = sqlite3.connect(db_path.parent.mkdir(parents=True) or db_path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version (version) VALUES (2)")
+    MIGRATIONS[0](conn)
+    MIGRATIONS[1](conn)
+    conn.execute("INSERT INTO meta (key, value) VALUES ('cursor', '77'), ('epoch', 'ep')")
+    compact = '{"id": "fi1", "folder_id": "fo1", "name": "fi1.jpg", "size": 5, '
+    compact += f'"sha256": "{"ab" * 32}", "mtime_ns": 123, "rev": 1}}'
+    wire = compact.replace('"fi1', '"fi2').replace("}", ', "mime": "image/jpeg", "kind": "image"}')
+    rows = [("folder", "fo1", '{"id": "fo1", "name": "A", "rev": 1, "file_count": 2}')]
+    rows += [("file", "fi1", compact), ("file", "fi2", wire)]
+    conn.executemany("INSERT INTO remote_objects (kind, id, data) VALUES (?, ?, ?)", rows)
+    conn.close()
+    db = StateDB.open(db_path)
+    assert _remote(db) == (77, "ep", [("fo1", "A", 1)], [_file("fi1"), _file("fi2")])
     db.close()
 
 
@@ -241,5 +276,5 @@ def test_v1_cursor_is_dropped_by_the_v2_migration(db_path: Path) -> None:
     conn.execute("INSERT INTO meta (key, value) VALUES ('cursor', '4242')")
     conn.close()
     db = StateDB.open(db_path)
-    assert db.schema_version() == len(MIGRATIONS) and _remote(db) == (0, None, [])
+    assert db.schema_version() == len(MIGRATIONS) and _remote(db) == (0, None, [], [])
     db.close()
