@@ -31,6 +31,7 @@ from syncd.sync.gate import Gated, QuotaView, gate
 from syncd.sync.ignore import IgnoreRules
 from syncd.sync.landing import MAX_BATCH_FILES
 from syncd.sync.marker import check_root, write_marker
+from syncd.sync.own import adopt_own_uploads
 from syncd.sync.passes import PassPlanner
 from syncd.sync.planner import plan
 from syncd.sync.pool import gather_bounded
@@ -282,6 +283,8 @@ class Engine:
         self.guard_root(dry_run)
         self.probe_root()
         self.offline = False
+        if not dry_run:
+            adopt_own_uploads(self.db, self.mirror)
         planned = self.make_plan(only, audit=audit, dry_run=dry_run)
         gated = self._gate(planned)
         skipped_pairs = [(str(s.path), s.reason) for s in self.skipped]

@@ -26,7 +26,7 @@ from syncd.sync.landing import Landing, base_entry
 from syncd.sync.localnames import fold
 from syncd.sync.remote import RemoteMirror, remote_file
 from syncd.sync.rootfs import place_new
-from syncd.sync.statedb import StateDB
+from syncd.sync.statedb import SentUpload, StateDB
 from syncd.sync.transfer import StaleError, fetch_file, require_unchanged, temp_path_for
 
 log = get_logger("syncd.executor")
@@ -135,6 +135,8 @@ class Executor:
         if local.sha256 is None:
             raise StaleError(f"{local.path} was not hashed")
         folder_id = self.folder_id(local.path.folder, action.folder_id)
+        # Should the answer never reach us, the server's copy is still known as ours (own.py).
+        self.db.note_upload(SentUpload(local.path, local.sha256, local.mtime_ns, local.inode))
         if self.batches.small(local.size):
             file = await self.batches.upload(local, source, folder_id, action.base_rev)
         else:

@@ -240,6 +240,11 @@ class RemoteMirror:
     def folder_by_name(self, name: str) -> MirrorFolder | None:
         return next((f for f in self.folders.values() if f.name == name), None)
 
+    def file_at(self, path: RelPath) -> RemoteFile | None:
+        if self._tree is None:
+            self._tree = self._build_tree()
+        return self._tree.files.get(path)
+
     def tree(self) -> RemoteTree:
         """A snapshot for the planner: a copy of the tree kept current change by change (built
         again only after a folder changed), so later changes do not alter it."""

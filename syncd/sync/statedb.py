@@ -32,6 +32,16 @@ ITEM_STATES: tuple[ItemState, ...] = ("waiting", "blocked", "held")
 
 
 @dataclass(frozen=True)
+class SentUpload:
+    """An upload sent and not yet answered: the version and the local file it came from."""
+
+    path: RelPath
+    sha256: str
+    mtime_ns: int
+    inode: int
+
+
+@dataclass(frozen=True)
 class Item:
     path: str
     state: ItemState
@@ -59,6 +69,7 @@ class StateDB:
         self.path = path
         self._depth = 0
         self._base: BaseTree | None = None
+        self._sent_count: int | None = None  # rows in uploads_sent (None: read it)
 
     @classmethod
     def open(cls, path: Path) -> StateDB:
@@ -107,6 +118,7 @@ class StateDB:
                 self._db.execute(f"ROLLBACK TO {name}")
                 self._db.execute(f"RELEASE {name}")
             self._base = None  # the in-memory copy saw writes that did not happen
+            self._sent_count = None
             raise
         self._depth -= 1
         if self._depth > 0:
@@ -118,6 +130,7 @@ class StateDB:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             self._base = None
+            self._sent_count = None
             raise
 
     # ---- meta ---------------------------------------------------------------------------
@@ -218,6 +231,7 @@ class StateDB:
         )
         if self._base is not None:
             self._base.files[entry.path] = entry
+        self._forget_sent(entry.path)
 
     def delete_file(self, path: RelPath) -> None:
         self._db.execute(
@@ -225,6 +239,7 @@ class StateDB:
         )
         if self._base is not None:
             self._base.files.pop(path, None)
+        self._forget_sent(path)
 
     def put_folder(self, folder: BaseFolder) -> None:
         self._db.execute(
@@ -263,7 +278,38 @@ class StateDB:
                         old_name + "/",
                     ),
                 )
+            self._db.execute("DELETE FROM uploads_sent WHERE folder = ?", (old_name,))
+            self._sent_count = None
             self._base = None  # cheaper to reload than to re-key in place
+
+    # ---- uploads sent, not yet answered ---------------------------------------------------
+
+    def note_upload(self, sent: SentUpload) -> None:
+        """Before an upload is sent; its base commit (put_file) or any later base change of
+        the path removes the note."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO uploads_sent (folder, name, sha256, mtime_ns, inode)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (sent.path.folder, sent.path.name, sent.sha256, sent.mtime_ns, sent.inode),
+        )
+        self._sent_count = None
+
+    def uploads_sent(self) -> list[SentUpload]:
+        if self._sent_count == 0:
+            return []
+        rows = self._db.execute(
+            "SELECT folder, name, sha256, mtime_ns, inode FROM uploads_sent"
+        ).fetchall()
+        self._sent_count = len(rows)
+        return [SentUpload(RelPath(r[0], r[1]), r[2], r[3], r[4]) for r in rows]
+
+    def _forget_sent(self, path: RelPath) -> None:
+        if self._sent_count == 0:
+            return  # the usual case: no statement per base write
+        self._db.execute(
+            "DELETE FROM uploads_sent WHERE folder = ? AND name = ?", (path.folder, path.name)
+        )
+        self._sent_count = None
 
     # ---- name mappings ------------------------------------------------------------------
 

@@ -74,8 +74,18 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE remote_objects")
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    """Uploads sent whose answer was not yet recorded (a kill, a lost answer): the version
+    and the local file they came from, so the server's copy is known as our own (own.py)."""
+    db.execute(
+        "CREATE TABLE uploads_sent (folder TEXT NOT NULL, name TEXT NOT NULL,"
+        " sha256 TEXT NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,"
+        " PRIMARY KEY (folder, name))"
+    )
+
+
 # Append only: step N brings the schema from version N to N+1. Never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 # The remote mirror's records as stored (syncd/sync/remote.py MirrorFolder / MirrorFile):
 FolderRow = tuple[str, str, int]  # id, name, rev
 FileRow = tuple[str, str, str, int, str, int, int]  # id, folder_id, name, size, sha256, mtime, rev

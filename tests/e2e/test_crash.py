@@ -107,3 +107,37 @@ def test_kill_during_big_upload_then_restart(
         assert local_tree(root) == remote_tree(api)
     finally:
         proxy.stop()
+
+
+def test_kill_after_the_server_stored_an_upload_then_an_edit_is_no_conflict(
+    server: ServerProcess, api: Api, root: Path, make_daemon
+) -> None:
+    """Killed after the server committed our upload but before we recorded it, and the file
+    edited while the daemon is down: on restart the server's version is known as our own
+    earlier one, so the edit goes up over it: no conflict copy."""
+    folder_id = api.create_folder("Alice Martin")["id"]
+    daemon = make_daemon(settle_s=0.2).start()
+    video = root / "Alice Martin" / "clip.mp4"
+    wait_until(lambda: video.parent.is_dir(), 30, what="mirrored")
+    drafts = [os.urandom(2 * 1024 * 1024) for _ in range(3)]  # above the batch routes' size
+    video.write_bytes(drafts[0])
+    wait_until(lambda: remote_file(api, "Alice Martin/clip.mp4"), 30, what="first upload")
+    daemon.wait_idle(30)
+
+    def remote_sha() -> str | None:
+        found = remote_file(api, "Alice Martin/clip.mp4")
+        return None if found is None else str(found["sha256"])
+
+    # The next upload is committed, then its answer waits: the daemon never hears of it.
+    api.delay(10_000, path_prefix=f"/v1/folders/{folder_id}/files/clip.mp4", after=True)
+    video.write_bytes(drafts[1])
+    second = hashlib.sha256(drafts[1]).hexdigest()
+    wait_until(lambda: remote_sha() == second, 30, 0.05, "second version stored")
+    daemon.stop(signal.SIGKILL)
+    video.write_bytes(drafts[2])
+    daemon.start()
+    third = hashlib.sha256(drafts[2]).hexdigest()
+    wait_until(lambda: remote_sha() == third, 60, what="third version uploaded")
+    daemon.wait_idle(60)
+    assert sorted(local_tree(root)) == ["Alice Martin/clip.mp4"], "no conflict copy"
+    assert local_tree(root) == remote_tree(api)
