@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from syncd.errors import ApiError
 from syncd.log import get_logger
@@ -96,6 +97,11 @@ class BlobStore:
         """`async with store.read(sha, start, length) as chunks:` (the first request is
         made on entry, so failures come before an answer is started)."""
         return self.backend.read(sha256, start, length)
+
+    def open_file(self, sha256: str) -> BinaryIO | None:
+        """The blob as a local file to send with sendfile (the caller closes it), or None
+        when the backend has none (S3: use `read`). FileNotFoundError when it is missing."""
+        return self.backend.open_file(sha256)
 
     async def collect(self, sha256: str) -> bool:
         """Remove the blob if no file row, no trash entry (of any user) and no pending upload
