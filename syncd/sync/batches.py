@@ -256,14 +256,18 @@ class Batches:
             for want, content in sent
         )
         answer = await self.client.batch_write(body + END_FRAME)
+        stored = stored_bytes = 0
         for result in answer.results:
             if not 0 <= result.index < len(sent):
                 continue
             want = sent[result.index][0]
             if result.file is not None and result.status in (200, 201):
                 _resolve(want, result.file)
+                stored, stored_bytes = stored + 1, stored_bytes + want.size
             else:
                 _settle([want], api_error_from_body(result.status, {"error": result.error}))
+        # One line per group at info; each file's own line is at debug (executor).
+        log.info("uploads_stored", files=stored, failed=len(sent) - stored, bytes=stored_bytes)
         _settle(
             [w for w, _c in sent], TransportError("the server's batch answer left this file out")
         )
