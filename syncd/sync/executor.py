@@ -48,6 +48,10 @@ class Executor:
     names: DiskNames = field(init=False)  # set per pass by the engine
     landing: Landing = field(init=False)
     batches: Batches = field(init=False)
+    # Folders of new downloads made (or found) during the pass of these DiskNames.
+    _made_folders: tuple[DiskNames | None, set[str]] = field(
+        init=False, default_factory=lambda: (None, set())
+    )
 
     def __post_init__(self) -> None:
         self.names = DiskNames(self.root, self.db)
@@ -109,7 +113,7 @@ class Executor:
         if replaces is not None:
             target = self.path(remote.path)
         else:
-            self.names.folder_path(remote.path.folder).mkdir(exist_ok=True)
+            self._folder_ready(remote.path.folder)
             target = self.names.new_file_path(remote.path)
         if self.batches.small(remote.size):
             fetched = await self.batches.fetch(remote, target, replaces)
@@ -121,6 +125,16 @@ class Executor:
                 finally:
                     self.reporter.transfer_finished(str(remote.path))
         await self.landing.land(fetched)  # durable, placed and in the base (batched)
+
+    def _folder_ready(self, folder: str) -> None:
+        """mkdir a new download's folder once per pass, not once per file: a syscall on the
+        loop that waited for the folder's lock while a landing batch placed files in it."""
+        names, made = self._made_folders
+        if names is not self.names:
+            names, made = self._made_folders = (self.names, set())
+        if folder not in made:
+            self.names.folder_path(folder).mkdir(exist_ok=True)
+            made.add(folder)
 
     def _commit_file(self, remote: m.RemoteFile, mtime_ns: int, inode: int) -> None:
         self.db.put_file(base_entry(remote, mtime_ns, inode))

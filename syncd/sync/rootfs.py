@@ -96,12 +96,13 @@ _SYNC_FILE_RANGE = _load_sync_file_range()
 SYNC_FILE_RANGE_WRITE = 2
 
 
-def start_writeback(fd: int) -> None:
-    """Start writing a file's dirty pages to disk without waiting for them, so the fsync or
-    syncfs that makes the file durable later finds little left to write. A hint only: it
-    promises nothing, and a failure shows up at that fsync."""
+def start_writeback(fd: int, offset: int = 0, length: int = 0) -> None:
+    """Start writing a file's dirty pages (`length` bytes from `offset`; 0: to the end) to disk
+    without waiting for them, so the fsync or syncfs that makes the file durable later finds
+    little left to write. A hint only: it promises nothing, and a failure shows up at that
+    fsync."""
     if _SYNC_FILE_RANGE is not None:
-        _SYNC_FILE_RANGE(fd, 0, 0, SYNC_FILE_RANGE_WRITE)
+        _SYNC_FILE_RANGE(fd, offset, length, SYNC_FILE_RANGE_WRITE)
 
 
 def _load_renameat2() -> Any:

@@ -146,7 +146,9 @@ class TempWriter:
         self.digest.update(data)
         if len(data) >= self.FLUSH_BYTES:  # a big file: its first MiBs go to disk meanwhile
             self.handle.flush()
-            start_writeback(self.handle.fileno())
+            # Only the range just written: the whole file each MiB re-walked its dirty pages
+            # (on large: client CPU -0.4 s and a little faster, both of two A/B rounds).
+            start_writeback(self.handle.fileno(), self.handle.tell() - len(data), len(data))
 
 
 async def _stream(

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from syncd.server.blobs.spool import TempBlob
 
@@ -45,6 +45,10 @@ class BlobBackend(Protocol):
     ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         """`length` bytes from `start`. Entering the context does the first request, so a
         missing blob or an unreachable store fails before an answer is started."""
+
+    def open_file(self, sha256: str) -> BinaryIO | None:
+        """The blob as a local file open for reading (the server then sends it with
+        sendfile), or None when the backend has no local file (read() streams it)."""
 
     def list(self) -> AsyncIterator[StoredBlob]: ...
 

@@ -1,6 +1,7 @@
 """Blobs in a local folder, `<data>/blobs/ab/cd/<sha256>`: a verified spool file is renamed
 into place and its folder fsynced (the spool is on the same file system, so a blob is
-always complete); reads use pread in a worker thread."""
+always complete); answers are sent from the open file with sendfile (content.py), other
+reads use pread in a worker thread."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from syncd.durable import fsync_dir
 from syncd.server.blobs.backend import CHUNK_BYTES, Reachability, StoredBlob
@@ -45,6 +47,9 @@ class LocalBackend:
     ) -> AsyncIterator[AsyncIterator[bytes]]:
         with open(self.path_for(sha256), "rb") as handle:
             yield _pread_chunks(handle.fileno(), start, length)
+
+    def open_file(self, sha256: str) -> BinaryIO:
+        return open(self.path_for(sha256), "rb")  # the caller closes it
 
     async def list(self) -> AsyncIterator[StoredBlob]:
         for blob in self.root.glob("??/??/*"):

@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import obstore
 from obstore.exceptions import (
@@ -96,6 +96,9 @@ class S3Backend:
             )
         finally:
             temp.path.unlink(missing_ok=True)
+
+    def open_file(self, sha256: str) -> BinaryIO | None:
+        return None  # no local file: read() streams the object
 
     async def delete(self, sha256: str) -> None:
         await _call(obstore.delete_async(self.bucket, self.key(sha256)))

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from syncd.errors import ApiError, Unavailable
 from syncd.log import get_logger
@@ -115,6 +116,25 @@ class BlobStore:
         made on entry, so failures come before an answer is started)."""
         return self.backend.read(sha256, start, length)
 
+    def open_file(self, sha256: str) -> BinaryIO | None:
+        """The blob as a local file to send with sendfile (the caller closes it), or None
+        when the backend has none (S3: use `read`). FileNotFoundError when it is missing."""
+        return self.backend.open_file(sha256)
+
+    async def read_whole(self, blobs: list[tuple[str, int]]) -> list[bytes | OSError | ApiError]:
+        """Each blob's whole content, given (sha256, recorded size), or why not (a failure
+        is that blob's alone): local files in one worker thread hop for all, the others
+        (S3) streamed with `read`. Content of another length than recorded is an OSError."""
+        out = await asyncio.to_thread(_read_local_files, self.backend, blobs)
+        for i, (sha256, size) in enumerate(blobs):
+            if out[i] is None:
+                try:
+                    async with self.read(sha256, 0, size) as chunks:
+                        out[i] = _exactly(b"".join([chunk async for chunk in chunks]), size)
+                except (OSError, ApiError) as exc:
+                    out[i] = exc
+        return [item for item in out if item is not None]
+
     async def collect(self, sha256: str) -> bool:
         """Remove the blob if no file row, no trash entry (of any user) and no pending upload
         refers to it. Returns whether it was removed. Runs after the caller's commit, so a
@@ -168,3 +188,27 @@ class BlobStore:
 
     async def close(self) -> None:
         await self.backend.close()
+
+
+def _exactly(data: bytes, size: int) -> bytes:
+    if len(data) != size:
+        raise OSError(f"blob of {len(data)} bytes, recorded as {size}")
+    return data
+
+
+def _read_local_files(
+    backend: BlobBackend, blobs: list[tuple[str, int]]
+) -> list[bytes | OSError | ApiError | None]:
+    """Worker thread: the blobs that are local files, read whole (None: not a local file)."""
+    out: list[bytes | OSError | ApiError | None] = []
+    for sha256, size in blobs:
+        try:
+            handle = backend.open_file(sha256)
+            if handle is None:
+                out.append(None)
+                continue
+            with handle:
+                out.append(_exactly(handle.read(size + 1), size))
+        except OSError as exc:
+            out.append(exc)
+    return out

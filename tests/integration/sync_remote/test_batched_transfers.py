@@ -65,7 +65,8 @@ def test_small_downloads_go_many_per_request(server: ServerProcess, tmp_path: Pa
     requests = api.counters()["requests"]
     batch_reads = requests.get("batch_read", 0) - before.get("batch_read", 0)
     singles = requests.get("file_content", 0) - before.get("file_content", 0)
-    assert 3 <= batch_reads <= 6, requests  # 150 files in groups of up to 64
+    # 150 files queued at once, spread over the 4 slots: groups of 38, 28, 21, 16, 16, 16, 15
+    assert 4 <= batch_reads <= 8, requests
     assert singles <= 2, requests  # the video, and at most a lone straggler
 
 
@@ -119,5 +120,6 @@ def test_small_uploads_go_many_per_request(server: ServerProcess, tmp_path: Path
     requests = api.counters()["requests"]
     batch_writes = requests.get("batch_write", 0) - before.get("batch_write", 0)
     singles = requests.get("upload_file", 0) - before.get("upload_file", 0)
-    assert 2 <= batch_writes <= 5, requests
+    # 100 files spread over the 4 slots: groups of 25, 19, 16, 16, 16, 8
+    assert 3 <= batch_writes <= 7, requests
     assert singles <= 2, requests
