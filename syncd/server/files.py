@@ -30,8 +30,11 @@ def rows_by_ids(state: ServerState, user_id: str, file_ids: list[str]) -> dict[s
     """The user's files among `file_ids`, by id (another user's id is simply absent)."""
     unique = sorted(set(file_ids))
     marks = ",".join("?" * len(unique))
+    # `user_id || ''`: the check stays in SQL, but is no index choice. Given `user_id=?`,
+    # SQLite walked the user's whole files_seq index (15 ms at 20,000 files, per batch-read)
+    # instead of looking up each id by its key (0.5 ms); the same text on PostgreSQL.
     rows = state.db.all(
-        f"SELECT * FROM files WHERE user_id=? AND id IN ({marks})",  # noqa: S608 (only '?')
+        f"SELECT * FROM files WHERE user_id || '' = ? AND id IN ({marks})",  # noqa: S608 (only '?')
         user_id,
         *unique,
     )
