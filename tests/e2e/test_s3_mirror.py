@@ -82,13 +82,16 @@ def test_daemon_on_one_instance_receives_a_file_uploaded_through_another(
         through_b = Api(b.url, token)
         folder = through_b.create_folder("Alice Martin")["id"]
         daemon = DaemonProcess(tmp_path / "home", a.url, token, root).start()
-        wait_until(lambda: (root / "Alice Martin").is_dir(), 60, what="first sync")
-        time.sleep(1.0)  # let the daemon park its long poll on A (not an assertion)
-        photo = os.urandom(50_000)
-        sent_at = time.monotonic()
-        through_b.upload(folder, "from-b.jpg", photo)
-        landed = root / "Alice Martin" / "from-b.jpg"
-        wait_until(lambda: landed.exists() and landed.read_bytes() == photo, 20, 0.05, "pull")
-        took_s = time.monotonic() - sent_at
-        assert took_s < LONG_POLL_S / 2, f"took {took_s:.1f} s: the long poll was not woken"
-        assert daemon.stop() == 0
+        try:
+            wait_until(lambda: (root / "Alice Martin").is_dir(), 60, what="first sync")
+            time.sleep(1.0)  # let the daemon park its long poll on A (not an assertion)
+            photo = os.urandom(50_000)
+            sent_at = time.monotonic()
+            through_b.upload(folder, "from-b.jpg", photo)
+            landed = root / "Alice Martin" / "from-b.jpg"
+            wait_until(lambda: landed.exists() and landed.read_bytes() == photo, 20, 0.05, "pull")
+            took_s = time.monotonic() - sent_at
+            assert took_s < LONG_POLL_S / 2, f"took {took_s:.1f} s: the long poll was not woken"
+            assert daemon.stop() == 0
+        finally:
+            daemon.kill()  # a failed assertion must not leave the daemon running
