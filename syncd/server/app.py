@@ -5,8 +5,6 @@ clean shutdown of long polls and the database."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -23,6 +21,7 @@ from syncd.server import (
     routes_library,
     routes_test,
 )
+from syncd.server.background import background, every
 from syncd.server.http import STATE_KEY, USER_ID_KEY, error_response, http_exception_response
 from syncd.server.ingest.routes import setup_ingest
 from syncd.server.outbound.routes import setup_outbound
@@ -87,52 +86,26 @@ def _count(request: web.Request) -> None:
         request.app[STATE_KEY].count(user_id, f"route:{route}")
 
 
-async def _compaction(app: web.Application) -> AsyncIterator[None]:
+async def _compact(app: web.Application) -> None:
     state = app[STATE_KEY]
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(COMPACT_INTERVAL_S)
-            try:
-                with state.db.try_jobs_lock() as mine:  # one instance at a time compacts
-                    if mine:
-                        feed.compact_all(state.db, state.feed_keep)
-            except Exception:  # e.g. database busy: try again next round, keep serving
-                log.exception("feed_compaction_failed")
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    with state.db.try_jobs_lock() as mine:  # one instance at a time compacts
+        if mine:
+            feed.compact_all(state.db, state.feed_keep)
 
 
-async def _feed_listener(app: web.Application) -> AsyncIterator[None]:
+async def _listen_for_other_instances(app: web.Application) -> None:
     """Long polls here wake when another instance of the same database commits a change."""
     state = app[STATE_KEY]
-    task = asyncio.create_task(state.db.listen(state.notifier.wake))
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await state.db.listen(state.notifier.wake)
 
 
-async def _blob_sweep(app: web.Application) -> AsyncIterator[None]:
+async def _sweep_blobs(app: web.Application) -> None:
     """Blobs a crash left unreferenced are removed in the background: listing a bucket
     may take a while, and serving does not wait for it."""
-    state = app[STATE_KEY]
-
-    async def sweep() -> None:
-        try:
-            await state.blobs.sweep()
-        except Exception:  # e.g. the bucket is unreachable: the next start tries again
-            log.exception("storage_sweep_failed")
-
-    task = asyncio.create_task(sweep())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    try:
+        await app[STATE_KEY].blobs.sweep()
+    except Exception:  # e.g. the bucket is unreachable: the next start tries again
+        log.exception("storage_sweep_failed")
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -162,9 +135,11 @@ def create_app(state: ServerState) -> web.Application:
     setup_outbound(app)  # send files to contacts through a hook, and the send queue
     setup_trash(app, state.test_hooks)  # undo window: trash routes and the expiry purge
     setup_web(app)  # the library in a browser: sign-in, pages, thumbnails (web/)
-    app.cleanup_ctx.append(_compaction)
-    app.cleanup_ctx.append(_feed_listener)
-    app.cleanup_ctx.append(_blob_sweep)
+    app.cleanup_ctx.append(
+        every(COMPACT_INTERVAL_S, _compact, "feed_compaction_failed", wait_first=True)
+    )
+    app.cleanup_ctx.append(background(_listen_for_other_instances))
+    app.cleanup_ctx.append(background(_sweep_blobs))
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)
     return app

@@ -3,16 +3,13 @@ periodic purge of expired entries, and the `purge-trash` test hook (only with --
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
 from syncd.errors import BadRequest
 from syncd.log import get_logger
 from syncd.protocol import etag_for_rev
 from syncd.server import trash
+from syncd.server.background import every
 from syncd.server.http import STATE_KEY, auth, json_body, model_response, state_of
 from syncd.server.trash_restore import restore
 
@@ -51,28 +48,17 @@ async def purge_now(request: web.Request) -> web.Response:
     return web.json_response({"purged": purged})
 
 
-async def _purge_loop(app: web.Application) -> AsyncIterator[None]:
+async def _purge_expired(app: web.Application) -> None:
     state = app[STATE_KEY]
-
-    async def loop() -> None:
-        while True:
-            try:
-                with state.db.try_jobs_lock() as mine:  # one instance at a time purges
-                    if mine:
-                        await trash.purge(state.db, state.blobs, trash.keep_ns(state.trash_days))
-            except Exception:  # e.g. database busy: try again next round, keep serving
-                log.exception("trash_purge_failed")
-            await asyncio.sleep(PURGE_INTERVAL_S)
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    with state.db.try_jobs_lock() as mine:  # one instance at a time purges
+        if mine:
+            await trash.purge(state.db, state.blobs, trash.keep_ns(state.trash_days))
 
 
 def setup_trash(app: web.Application, test_hooks: bool) -> None:
     app.add_routes(routes)
     if test_hooks:
         app.add_routes(test_routes)
-    app.cleanup_ctx.append(_purge_loop)
+    app.cleanup_ctx.append(
+        every(PURGE_INTERVAL_S, _purge_expired, "trash_purge_failed", wait_first=False)
+    )

@@ -3,16 +3,14 @@ files), the thumbnail maker, and the hourly purge of expired sessions and sign-i
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
 from syncd.errors import NotFound, Unauthorized
 from syncd.log import get_logger
+from syncd.server.background import every
 from syncd.server.files import file_row
 from syncd.server.http import STATE_KEY, USER_ID_KEY, state_of
 from syncd.server.web import pages, signin, store
@@ -47,24 +45,10 @@ async def thumbnail(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={**headers, "Content-Type": "image/webp"})
 
 
-async def _purge(app: web.Application) -> AsyncIterator[None]:
-    state = app[STATE_KEY]
-
-    async def loop() -> None:
-        while True:
-            try:
-                gone = store.purge_expired(state.db, time.time_ns())
-                if gone:
-                    log.info("web_sessions_purged", rows=gone)
-            except Exception:  # e.g. database busy: next round
-                log.exception("web_sessions_purge_failed")
-            await asyncio.sleep(PURGE_INTERVAL_S)
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+async def _purge_sessions(app: web.Application) -> None:
+    gone = store.purge_expired(app[STATE_KEY].db, time.time_ns())
+    if gone:
+        log.info("web_sessions_purged", rows=gone)
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -81,4 +65,6 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(routes)
     app.router.add_static("/static", STATIC, name="web_static", append_version=True)
     app.on_response_prepare.append(_security_headers)
-    app.cleanup_ctx.append(_purge)
+    app.cleanup_ctx.append(
+        every(PURGE_INTERVAL_S, _purge_sessions, "web_sessions_purge_failed", wait_first=False)
+    )
