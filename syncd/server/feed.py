@@ -15,6 +15,7 @@ from syncd.errors import CursorExpired
 from syncd.protocol import Change, ChangesPage
 from syncd.server.meta import Conn, Db
 from syncd.server.records import file_model, folder_model
+from syncd.server.server_secrets import server_secret
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
@@ -198,15 +199,7 @@ class FeedEpoch:
         instance by a load balancer must not read that as a rewound server. A cursor from
         another epoch (another library) is rewound from 0; a restored database keeps its
         epoch, so there only a cursor past the head answers 410 (not `rewound`)."""
-        with db.tx() as conn:
-            conn.execute(
-                "INSERT INTO server_secrets (name, value) VALUES ('feed_epoch', ?)"
-                " ON CONFLICT DO NOTHING",
-                ("ep_" + secrets.token_hex(8),),
-            )
-        row = db.one("SELECT value FROM server_secrets WHERE name='feed_epoch'")
-        assert row is not None
-        return cls(id=str(row["value"]))
+        return cls(id=server_secret(db, "feed_epoch", lambda: "ep_" + secrets.token_hex(8)))
 
     def check(self, user_id: str, cursor: int, client_epoch: str | None) -> None:
         """Raise a rewound 410 when `cursor` (of `client_epoch`) is past this run's start."""

@@ -19,6 +19,7 @@ from syncd.server.content import send_file
 from syncd.server.files import file_row
 from syncd.server.http import auth, json_body, state_of
 from syncd.server.meta import Db
+from syncd.server.server_secrets import server_secret
 
 DEFAULT_EXPIRES_IN_S = 24 * 3600
 MAX_EXPIRES_IN_S = 365 * 24 * 3600
@@ -29,16 +30,7 @@ routes = web.RouteTableDef()
 
 def signing_key(db: Db) -> bytes:
     """This server's link key, created on first use (concurrent creators agree: first wins)."""
-    row = db.one("SELECT value FROM server_secrets WHERE name=?", _KEY_NAME)
-    if row is None:
-        with db.tx() as conn:
-            conn.execute(
-                "INSERT INTO server_secrets (name, value) VALUES (?,?) ON CONFLICT DO NOTHING",
-                (_KEY_NAME, secrets.token_hex(32)),
-            )
-        row = db.one("SELECT value FROM server_secrets WHERE name=?", _KEY_NAME)
-    assert row is not None
-    return bytes.fromhex(row["value"])
+    return bytes.fromhex(server_secret(db, _KEY_NAME, lambda: secrets.token_hex(32)))
 
 
 def _mac(key: bytes, file_id: str, expires_s: int) -> str:

@@ -15,6 +15,7 @@ from syncd.errors import ApiError, SyncdError
 from syncd.log import get_logger
 from syncd.server.blobs.store import BlobStore, open_blob_store
 from syncd.server.meta import Db, open_db
+from syncd.server.server_secrets import server_secret
 
 log = get_logger(__name__)
 # In dependency order. Not copied: user_kind_stats and search_docs (the target's triggers
@@ -70,15 +71,7 @@ def refuse_running_server(source_dir: Path) -> None:
 def claim_target(source: Db, target: Db) -> None:
     """The target is empty, or a copy of this very source (a resumed run): never mix two
     libraries in one database."""
-    with source.tx() as conn:
-        conn.execute(
-            "INSERT INTO server_secrets (name, value) VALUES ('migration_id', ?)"
-            " ON CONFLICT DO NOTHING",
-            ("mig_" + secrets.token_hex(8),),
-        )
-    row = source.one("SELECT value FROM server_secrets WHERE name='migration_id'")
-    assert row is not None
-    source_id = str(row["value"])
+    source_id = server_secret(source, "migration_id", lambda: "mig_" + secrets.token_hex(8))
     marker = target.one("SELECT value FROM server_secrets WHERE name=?", MARKER)
     users = target.one("SELECT COUNT(*) AS n FROM users")
     if marker is not None and str(marker["value"]) != source_id:
