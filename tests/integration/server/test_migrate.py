@@ -89,7 +89,9 @@ def test_damaged_blob_stops_the_migration_before_any_row(
 ) -> None:
     make_library(tmp_path / "embedded")
     victim = next(p for p in (tmp_path / "embedded" / "blobs").rglob("*") if p.is_file())
-    victim.write_bytes(b"bit rot")
+    rotten = bytearray(victim.read_bytes())
+    rotten[0] ^= 0x01  # one flipped bit: same size, other bytes
+    victim.write_bytes(bytes(rotten))
     db_url = postgres.fresh_database()
     done = run_migrate(tmp_path / "embedded", db_url, seaweed.blobs_url("rot"), seaweed)
     assert done.returncode == 1
