@@ -252,11 +252,11 @@ class PendingDeletes:
         inodes = {f.inode: p for p, f in tree.files.items()} if stable_inodes and missing else {}
         moved_folders = _moved_folders(tree, base) if stable_inodes and missing else set()
         for p in missing:
-            moved_to = _moved_to(base.files[p], inodes, tree)
-            if moved_to is not None or p.folder in moved_folders or (is_due and not exists(p)):
+            target = moved_to(base.files[p], inodes, tree)
+            if target is not None or p.folder in moved_folders or (is_due and not exists(p)):
                 del self.since[p]
                 self.confirmed.add(p)
-                held.dirty.update(q for q in (p, moved_to) if q is not None)
+                held.dirty.update(q for q in (p, target) if q is not None)
                 continue
             if is_due:
                 held.rescan.add(p.folder)  # there after all: the scan raced it
@@ -266,7 +266,7 @@ class PendingDeletes:
         return held
 
 
-def _moved_to(b: m.BaseFile, inodes: dict[int, m.RelPath], tree: m.LocalTree) -> m.RelPath | None:
+def moved_to(b: m.BaseFile, inodes: dict[int, m.RelPath], tree: m.LocalTree) -> m.RelPath | None:
     """Where the file moved: its inode at another path with its content (a freed inode number
     is soon reused by a new file)."""
     q = inodes.get(b.inode)

@@ -18,6 +18,7 @@ from syncd.sync.dirty import (
     action_folders,
     action_paths,
     differences,
+    moved_to,
     pass_scope,
     twins,
 )
@@ -93,8 +94,16 @@ class PassPlanner:
         )
         full = scanned is None or touched.everything
         news = tree.files if scanned is None else scope.paths
-        # (a pending delete's entry is one we put back: it is known to be gone)
-        seen_twice = [q for q in twins(news, tree, base) if q not in self.deletes.since]
+        twin_paths = twins(news, tree, base)
+        # A pending delete's entry is one we put back (its folder not rescanned since): a new
+        # file holds its inode after a reuse of the freed number too, so it is a move only
+        # when the new file also has its content (else it stays pending, behind the gate).
+        pending = [q for q in twin_paths if q in self.deletes.since]
+        seen_twice = [q for q in twin_paths if q not in self.deletes.since]
+        if pending:
+            new_files = [tree.files[p] for p in news if p in tree.files and p not in base.files]
+            inodes = {f.inode: f.path for f in new_files}
+            seen_twice += [q for q in pending if moved_to(base.files[q], inodes, tree) is not None]
         exact = traits.case_insensitive or traits.normalising
         moved = self._moved_away(seen_twice, tree, exact)
         held = self.deletes.hold(
