@@ -164,8 +164,12 @@ def test_file_growing_or_deleted_during_upload(
         wait_until(lambda: (root / "Growing").is_dir(), 30, what="folder")
         grow = root / "Growing" / "grow.mp4"
         gone = root / "Growing" / "gone.mp4"
-        grow.write_bytes(os.urandom(6 * MiB))
-        gone.write_bytes(os.urandom(6 * MiB))
+        # Written under ignored names, then moved in together: both must be in one pass (a
+        # pass that saw only the first would upload it alone, and the two never overlap).
+        for path in (grow, gone):
+            path.with_name(f".{path.name}.part").write_bytes(os.urandom(6 * MiB))
+        for path in (grow, gone):
+            os.rename(path.with_name(f".{path.name}.part"), path)
 
         def uploading(name: str) -> bool:
             status = fast_status(daemon) or {}
