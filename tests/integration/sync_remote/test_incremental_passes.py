@@ -90,6 +90,36 @@ def test_a_move_seen_from_one_folder_is_a_rename(server: ServerProcess, tmp_path
     assert api.counters()["uploads"] == before
 
 
+def test_a_move_whose_old_folder_was_hinted_a_pass_earlier_is_a_rename(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """The crash campaign's rare "uploaded more than once": the watcher's hint for the old
+    folder came a pass before the one for the new folder, so the first pass saw only a missing
+    file (a pending delete) and the next one a new file holding its inode and its content."""
+    api = Api(server.url, server.add_user("dora"))
+    a = api.create_folder("A")["id"]
+    api.create_folder("B")
+    x = api.upload(a, "x.jpg", os.urandom(10_000))["id"]
+    root = tmp_path / "root"
+
+    async def body(engine: Engine) -> None:
+        os.rename(root / "A" / "x.jpg", root / "B" / "x.jpg")
+        result = await engine.reconcile({"A"})  # only the old folder: a pending delete
+        assert _kinds(result.gated.run_files) == []
+        result = await engine.reconcile({"B"})  # before it is due, the new folder
+        assert _kinds(result.gated.run_files) == ["RenameRemote"]
+        await engine.pull()
+        await asyncio.sleep(1.0)  # beyond the pending delete's confirmation
+        result = await engine.reconcile({"A", "B"})
+        assert _kinds(result.gated.run_files + result.gated.run_last) == []
+
+    before = api.counters()["uploads"]
+    _run(server, api.token, tmp_path, body)
+    assert [(f["id"], f["name"]) for f in api.files(api.folders()[1]["id"])] == [(x, "x.jpg")]
+    assert api.files(a) == []
+    assert api.counters()["uploads"] == before
+
+
 def test_the_audit_counts_only_changes_no_dirty_set_held(
     server: ServerProcess, tmp_path: Path
 ) -> None:
