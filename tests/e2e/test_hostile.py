@@ -57,7 +57,7 @@ def test_odd_names_links_and_special_files(
     server: ServerProcess, api: Api, root: Path, make_daemon
 ) -> None:
     folder = api.create_folder("Odd Names")
-    api.upload(folder["id"], "Photo.JPG", b"case rename me")
+    photo_id = api.upload(folder["id"], "Photo.JPG", b"case rename me")["id"]
     daemon = make_daemon(settle_s=0.2)
     spawn(daemon)
     wait_converged(daemon, api, root, timeout_s=30)
@@ -99,12 +99,13 @@ def test_odd_names_links_and_special_files(
     assert remote["photo.jpg"]["sha256"] == sha(b"case rename me")
     assert all(f["sha256"] != sha(Path("/etc/passwd").read_bytes()) for f in remote.values())
     assert (base / nfd).exists() and not (base / "Café déjà vu.jpg").exists(), "disk name kept"
-    # The case-only rename reaches the server as one file of the new spelling with the same
-    # bytes. Known limitation (see docs/architecture.md): depending on when the scan runs it
-    # can be sent as delete + upload (the old copy then sits in the server trash) instead of
-    # a rename, so the upload count is not asserted here.
+    # The case-only rename reaches the server as a rename: one file of the new spelling, the
+    # same file id, nothing uploaded again (a scan racing it sees a pending delete and a new
+    # file with its inode and content: tests/integration/sync_remote/test_incremental_passes.py).
     assert [n for n in remote if n.casefold() == "photo.jpg"] == ["photo.jpg"]
-    assert api.counters()["uploads"] <= 1 + 6
+    assert remote["photo.jpg"]["id"] == photo_id
+    assert api.counters()["uploads"] == 1 + 5
+    assert api.json("GET", "/v1/trash")["items"] == []
     # an NFC twin of the NFD file is a clash: reported, never uploaded over the first one
     (base / "Café déjà vu.jpg").write_bytes(b"nfc twin")
     clash = wait_until(

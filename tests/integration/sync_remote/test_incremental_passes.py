@@ -15,6 +15,7 @@ from syncd.sync import model as m
 from syncd.sync.client import ApiClient
 from syncd.sync.daemon import open_engine
 from syncd.sync.engine import Engine, EngineOptions
+from syncd.sync.scanner import hash_file
 from syncd.sync.status import StatusBoard
 from tests.support.server import Api, ServerProcess
 
@@ -118,6 +119,44 @@ def test_a_move_whose_old_folder_was_hinted_a_pass_earlier_is_a_rename(
     assert [(f["id"], f["name"]) for f in api.files(api.folders()[1]["id"])] == [(x, "x.jpg")]
     assert api.files(a) == []
     assert api.counters()["uploads"] == before
+
+
+def test_a_case_only_rename_racing_the_scan_is_a_rename(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """A case-only rename racing a scan (how it once went out as delete + upload, when a file
+    missing from a scan was deleted at once): the rename lands between the scan's listing of
+    the folder and its lstat of `Photo.JPG` (here while the scan hashes a changed file listed
+    before it), so that pass sees `Photo.JPG` missing (a pending delete) and not yet
+    `photo.jpg`; the next pass sees `photo.jpg` holding its inode and content: a rename."""
+    api = Api(server.url, server.add_user("erin"))
+    a = api.create_folder("A")["id"]
+    api.upload(a, "Other.jpg", b"other")
+    photo = api.upload(a, "Photo.JPG", os.urandom(10_000))["id"]
+    folder = tmp_path / "root" / "A"
+
+    def rename_while_hashing(path: Path) -> tuple[str, int]:
+        if path.name == "Other.jpg" and (folder / "Photo.JPG").exists():
+            os.rename(folder / "Photo.JPG", folder / "photo.jpg")
+        return hash_file(path)
+
+    async def body(engine: Engine) -> None:
+        _write_old(folder / "Other.jpg", b"other, edited")
+        engine.passes.hasher = rename_while_hashing
+        result = await engine.reconcile({"A"})
+        assert _kinds(result.gated.run_files) == ["Upload"]  # Other.jpg; Photo.JPG pending
+        result = await engine.reconcile({"A"})  # the rename's event
+        assert _kinds(result.gated.run_files) == ["RenameRemote"]
+        await engine.pull()
+        await asyncio.sleep(1.0)  # beyond the pending delete's confirmation
+        result = await engine.reconcile({"A"})
+        assert _kinds(result.gated.run_files + result.gated.run_last) == []
+
+    before = api.counters()["uploads"]
+    _run(server, api.token, tmp_path, body)
+    assert {f["name"]: f["id"] for f in api.files(a)}["photo.jpg"] == photo
+    assert sorted(f["name"] for f in api.files(a)) == ["Other.jpg", "photo.jpg"]
+    assert api.counters()["uploads"] == before + 1
 
 
 def test_the_audit_counts_only_changes_no_dirty_set_held(
