@@ -89,7 +89,7 @@ def test_attention_state_reads_well_in_both_renderings() -> None:
     from rich.console import Console
 
     from syncd.status_render import STATE_STYLE, render_rich
-    from syncd.sync.daemon import attention_reason
+    from syncd.sync.report import attention_reason
 
     failed = [
         ("Alice/a.mp4", "No space left on device"),
