@@ -12,14 +12,24 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from syncd.errors import TransportError, api_error_from_answer
 
 BUFFER_BYTES = 1 << 20  # what the sink gets at a time (the last piece may be shorter)
-_BUFFERS = threading.local()  # one receive buffer per download thread, reused
+_BUFFERS = threading.local()  # a download thread's receive buffers, reused
 ERROR_BODY_BYTES = 64 << 10
-Sink = Callable[[memoryview], None]
+
+
+class Sink(Protocol):
+    """Where a body goes, piece by piece, in the receiving thread."""
+
+    def write(self, data: memoryview) -> None:
+        """Take the next piece; `data` stays valid until the next call or `flush`."""
+
+    def flush(self) -> None:
+        """Return once every piece taken is written (raises a write's error)."""
 
 
 class SinkFailed(Exception):
@@ -108,8 +118,23 @@ class BodyStream:
         sink: Sink,
         progress: Callable[[int], None] | None,
     ) -> None:
-        view = _buffer()
+        try:
+            self._pump(answer, sink, progress)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the sink's own error, if any, is raised
+                sink.flush()  # done with this thread's buffers before it reuses them
+            raise
+        _to_sink(sink.flush)
+
+    def _pump(
+        self,
+        answer: http.client.HTTPResponse,
+        sink: Sink,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        buffers, turn = _buffers(), 0
         while True:
+            view, turn = buffers[turn], 1 - turn  # the sink may still write the other one
             try:
                 # Fills the buffer (a blocking read waits for all of it) or ends the body;
                 # a body cut short raises IncompleteRead.
@@ -119,10 +144,7 @@ class BodyStream:
                 raise self._cut(exc) from exc
             if not got:
                 return
-            try:
-                sink(view[:got])
-            except OSError as exc:
-                raise SinkFailed(exc) from exc
+            _to_sink(sink.write, view[:got])
             if progress is not None:
                 progress(got)
 
@@ -134,10 +156,21 @@ class BodyStream:
         return TransportError(f"{self.what}: {type(exc).__name__}: {exc}")
 
 
-def _buffer() -> memoryview:
-    """This thread's receive buffer: page-aligned (an anonymous mmap), so that a sink may
-    write it with O_DIRECT; reused, so its pages are faulted in once."""
-    view: memoryview | None = getattr(_BUFFERS, "view", None)
-    if view is None:
-        view = _BUFFERS.view = memoryview(mmap.mmap(-1, BUFFER_BYTES))
-    return view
+def _to_sink(call: Callable[..., None], *args: memoryview) -> None:
+    try:
+        call(*args)
+    except OSError as exc:
+        raise SinkFailed(exc) from exc
+
+
+def _buffers() -> tuple[memoryview, memoryview]:
+    """This thread's two receive buffers (one filled while the sink writes the other):
+    page-aligned (anonymous mmaps), so that a sink may write them with O_DIRECT; reused, so
+    their pages are faulted in once."""
+    views: tuple[memoryview, memoryview] | None = getattr(_BUFFERS, "views", None)
+    if views is None:
+        views = _BUFFERS.views = (
+            memoryview(mmap.mmap(-1, BUFFER_BYTES)),
+            memoryview(mmap.mmap(-1, BUFFER_BYTES)),
+        )
+    return views

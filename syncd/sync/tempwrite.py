@@ -1,6 +1,6 @@
 """A download's temp file: resumed after what a cut transfer left (cut back to a 4 KiB boundary),
-then written and hashed from the receiving thread (stream.py), with O_DIRECT where the file
-system allows it."""
+then fed by the receiving thread (stream.py): hashed there, written behind it by a writer
+thread, with O_DIRECT where the file system allows it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from syncd.sync.rootfs import start_writeback
@@ -17,6 +18,8 @@ from syncd.sync.rootfs import start_writeback
 ALIGN = 4096  # O_DIRECT wants offsets, lengths and buffer addresses on the block size
 READ_BYTES = 1 << 20
 O_DIRECT = getattr(os, "O_DIRECT", 0)
+# One write in flight per download; threads start only when first used.
+_WRITERS = ThreadPoolExecutor(32, "syncd-write")
 
 
 def open_temp(temp: Path, size: int) -> tuple[hashlib._Hash, int, TempWriter | None]:
@@ -39,8 +42,9 @@ def open_temp(temp: Path, size: int) -> tuple[hashlib._Hash, int, TempWriter | N
 
 
 class TempWriter:
-    """Called with each piece of the body in the receiving thread: writes it at the next offset
-    and hashes it. With O_DIRECT the bytes go from the receive buffer (page-aligned) to the
+    """The sink of a download's body (stream.py): each piece is hashed in the receiving thread
+    and written at the next offset by a writer thread while the next piece is received, one
+    write in flight. With O_DIRECT the bytes go from the receive buffer (page-aligned) to the
     disk without a copy into the page cache, which on the benchmark's VM cost more CPU than
     SHA-256, and nothing is left dirty for the batch's syncfs; a piece that is not aligned (a
     file's last) goes through the page cache. A lock keeps `close` from racing a write."""
@@ -61,9 +65,19 @@ class TempWriter:
             raise
         self.offset, self.digest = offset, digest
         self.lock = threading.Lock()
+        self.pending: Future[None] | None = None
 
-    def __call__(self, data: memoryview) -> None:
+    def write(self, data: memoryview) -> None:
         self.digest.update(data)  # a piece that then fails to be written drops the temp file
+        self.flush()  # the previous piece is written: its buffer is the next to be filled
+        self.pending = _WRITERS.submit(self._write_all, data)
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def _write_all(self, data: memoryview) -> None:
         with self.lock:
             if self.fd < 0:
                 raise OSError(errno.EBADF, "temp file closed under a download")
