@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import random
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -53,7 +50,6 @@ log = get_logger("syncd.client")
 T = TypeVar("T")
 CHUNK_BYTES = 256 * 1024
 CONNECT_S = 10.0
-STREAM_THREADS = 32  # as many downloads at once as the connection pool allows
 Progress = Callable[[int], None]
 
 
@@ -114,8 +110,6 @@ class ApiClient:
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout_s)
         self.timeout_s = timeout_s
         self._session: aiohttp.ClientSession | None = None
-        self._streams: ThreadPoolExecutor | None = None  # downloads' bodies (stream.py)
-        self._tls_context: ssl.SSLContext | None = None
 
     async def __aenter__(self) -> ApiClient:
         return self
@@ -135,9 +129,6 @@ class ApiClient:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
-        if self._streams is not None:
-            self._streams.shutdown(wait=False, cancel_futures=True)
-            self._streams = None
 
     # ---- retry core --------------------------------------------------------------------
 
@@ -307,10 +298,8 @@ class ApiClient:
                 loop.call_soon_threadsafe(progress, n)
 
         async def call() -> tuple[int, bool]:
-            stream = BodyStream(
-                url, headers, connect_s=CONNECT_S, read_s=self.timeout_s, tls=self._tls
-            )
-            return await self._in_thread(stream, lambda: stream.get(sink, tick, bool(offset)))
+            stream = BodyStream(url, headers, connect_s=CONNECT_S, read_s=self.timeout_s)
+            return await stream.run(sink, tick, resuming=bool(offset))
 
         # Only an error answer (503, 429 ...) is retried here: it comes before any byte went
         # to the sink. A cut body is a TransportError, resumed from the temp file by the caller.
@@ -318,25 +307,6 @@ class ApiClient:
             return await self._with_retry(f"GET {file_id}", call)
         except SinkFailed as exc:
             raise exc.error from None
-
-    async def _in_thread(self, stream: BodyStream, get: Callable[[], T]) -> T:
-        """`get` in a download thread; cancelled, the stream is aborted and waited for, so
-        that the sink is done with its file when the caller cleans up."""
-        if self._streams is None:
-            self._streams = ThreadPoolExecutor(STREAM_THREADS, "syncd-download")
-        future = asyncio.get_running_loop().run_in_executor(self._streams, get)
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            stream.abort()
-            with contextlib.suppress(Exception):
-                await future
-            raise
-
-    def _tls(self) -> ssl.SSLContext:
-        if self._tls_context is None:  # https only: loading the CAs costs ~30 ms
-            self._tls_context = ssl.create_default_context()
-        return self._tls_context
 
     async def batch_read(
         self, file_ids: list[str], on_frames: Callable[[list[Frame]], Awaitable[None]]

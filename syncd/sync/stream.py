@@ -1,9 +1,10 @@
 """One download's body received in a worker thread on a blocking HTTP/1.1 connection
-(http.client) straight into a reused buffer, and handed to a sink in that same thread: the event
+(http.client) straight into reused buffers, and handed to a sink in that same thread: the event
 loop never touches the bytes (through aiohttp, receiving 1 GB cost the loop ~1.3 s of CPU)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -12,11 +13,15 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from syncd.errors import TransportError, api_error_from_answer
 
+# One thread per download receiving (threads start only when first used).
+_RECEIVERS = ThreadPoolExecutor(32, "syncd-download")
+_TLS: list[ssl.SSLContext] = []
 BUFFER_BYTES = 1 << 20  # what the sink gets at a time (the last piece may be shorter)
 _BUFFERS = threading.local()  # a download thread's receive buffers, reused
 ERROR_BODY_BYTES = 64 << 10
@@ -52,7 +57,6 @@ class BodyStream:
         *,
         connect_s: float,
         read_s: float,
-        tls: Callable[[], ssl.SSLContext],
     ) -> None:
         parts = urlsplit(url)
         self.what = f"GET {parts.path}"
@@ -60,7 +64,7 @@ class BodyStream:
         self.conn: http.client.HTTPConnection
         if parts.scheme == "https":
             self.conn = http.client.HTTPSConnection(
-                parts.hostname or "", parts.port, timeout=connect_s, context=tls()
+                parts.hostname or "", parts.port, timeout=connect_s, context=_tls()
             )
         else:
             self.conn = http.client.HTTPConnection(
@@ -75,6 +79,21 @@ class BodyStream:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+    async def run(
+        self, sink: Sink, progress: Callable[[int], None] | None, *, resuming: bool
+    ) -> tuple[int, bool]:
+        """`get` in a download thread. Cancelled, the stream is aborted and waited for, so that
+        the sink is done with its file when the caller cleans up."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(_RECEIVERS, self.get, sink, progress, resuming)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self.abort()
+            with contextlib.suppress(Exception):
+                await future
+            raise
 
     def get(
         self, sink: Sink, progress: Callable[[int], None] | None, resuming: bool
@@ -154,6 +173,12 @@ class BodyStream:
 
     def _cut(self, exc: BaseException) -> TransportError:
         return TransportError(f"{self.what}: {type(exc).__name__}: {exc}")
+
+
+def _tls() -> ssl.SSLContext:
+    if not _TLS:  # https only: loading the system CAs costs ~30 ms
+        _TLS.append(ssl.create_default_context())
+    return _TLS[0]
 
 
 def _to_sink(call: Callable[..., None], *args: memoryview) -> None:
