@@ -1,20 +1,25 @@
 """A single-file download (transfer.fetch_file) against the real server: the body is received
 in a worker thread (stream.py) and written with O_DIRECT (tempwrite.py). A cut download
 resumes at the 4 KiB boundary before the temp file's end, a cancelled one stops writing before
-its temp file is removed, and a full disk is reported as such, not retried as a network fault."""
+its temp file is removed, a full disk is reported as such, not retried as a network fault, and
+over https the server's certificate is checked."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import os
+import shutil
+import ssl
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from syncd.errors import StaleError
+from syncd.errors import StaleError, TransportError
 from syncd.protocol import File
+from syncd.sync import stream
 from syncd.sync.client import ApiClient
 from syncd.sync.remote import remote_file
 from syncd.sync.transfer import fetch_file, temp_path_for
@@ -120,3 +125,40 @@ def test_a_full_disk_is_reported_not_retried(server: ServerProcess, tmp_path: Pa
         assert gets == 1, "one GET, no retry"
         assert time.monotonic() - started < 10
         assert list(disk.iterdir()) == [], "the partial temp file is dropped"
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    names = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    files = ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run([*request, *names, *files], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_a_download_over_https_checks_the_server_certificate(
+    server: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiving thread's own connection speaks TLS with the system's trust (here a CA
+    given by SSL_CERT_FILE, as for any OpenSSL client), and refuses a server it cannot trust."""
+    token, _api, file, data = _uploaded(server, 3 * MiB + 5)
+    remote = remote_file(file, "Alice")
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    root = tmp_path / "root"
+    root.mkdir()
+
+    async def fetch(url: str) -> Path:
+        async with ApiClient(url, token) as client:
+            return (await fetch_file(client, remote, root / "clip.mp4", None)).temp
+
+    with FaultProxy(host, int(port), tls=tls) as proxy:
+        monkeypatch.setattr(stream, "_TLS", [])  # a context made before would not know the CA
+        with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
+            asyncio.run(fetch(proxy.url))
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        monkeypatch.setattr(stream, "_TLS", [])
+        assert asyncio.run(fetch(proxy.url)).read_bytes() == data
