@@ -206,6 +206,24 @@ def api_error_from_body(status: int, body: object) -> ApiError:
     return error
 
 
+RETRY_AFTER_CAP_S = 120.0
+
+
+def api_error_from_answer(status: int, body: object, retry_after: str | None) -> ApiError:
+    """`api_error_from_body`, with the answer's Retry-After (seconds, capped) kept in the
+    details of a 429 or a retryable error, as the floor of the client's backoff."""
+    error = api_error_from_body(status, body)
+    if isinstance(error, RateLimited) or error.retryable:
+        seconds = None
+        if retry_after is not None:
+            try:
+                seconds = min(float(retry_after), RETRY_AFTER_CAP_S)
+            except ValueError:
+                seconds = None
+        error.details.setdefault("retry_after_s", seconds)
+    return error
+
+
 class DaemonNotRunning(LocalError):
     """No sync daemon answers on the status socket; `syncd status|pause|resume` exit 3."""
 

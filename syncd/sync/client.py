@@ -19,9 +19,8 @@ from syncd import __version__
 from syncd.errors import (
     ApiError,
     FileChangedError,
-    RateLimited,
     TransportError,
-    api_error_from_body,
+    api_error_from_answer,
 )
 from syncd.frames import MEDIA_TYPE, Frame, FrameDecoder, FrameError
 from syncd.lazyssl import import_aiohttp
@@ -40,6 +39,7 @@ from syncd.protocol import (
     TrashItem,
     etag_for_rev,
 )
+from syncd.sync.stream import BodyStream, Sink, SinkFailed
 
 if TYPE_CHECKING:
     import aiohttp
@@ -49,6 +49,7 @@ else:
 log = get_logger("syncd.client")
 T = TypeVar("T")
 CHUNK_BYTES = 256 * 1024
+CONNECT_S = 10.0
 Progress = Callable[[int], None]
 
 
@@ -79,16 +80,6 @@ class RetryPolicy:
         return max(backoff, retry_after_s or 0.0)
 
 
-def _retry_after_s(headers: Any) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
-    if value is None:
-        return None
-    try:
-        return min(float(value), 120.0)
-    except ValueError:
-        return None
-
-
 async def _raise_for_answer(resp: aiohttp.ClientResponse) -> None:
     if resp.status < 400:
         return
@@ -96,10 +87,7 @@ async def _raise_for_answer(resp: aiohttp.ClientResponse) -> None:
         body: object = await resp.json(content_type=None)
     except (ValueError, aiohttp.ClientError):
         body = None
-    error = api_error_from_body(resp.status, body)
-    if isinstance(error, RateLimited) or error.retryable:
-        error.details.setdefault("retry_after_s", _retry_after_s(resp.headers))
-    raise error
+    raise api_error_from_answer(resp.status, body, resp.headers.get("Retry-After"))
 
 
 class ApiClient:
@@ -120,6 +108,7 @@ class ApiClient:
         }
         self.retry = retry or RetryPolicy()
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout_s)
+        self.timeout_s = timeout_s
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApiClient:
@@ -286,41 +275,38 @@ class ApiClient:
     async def download_to(
         self,
         file_id: str,
-        sink: Callable[[bytes], Awaitable[None]],
+        sink: Sink,
         *,
         offset: int = 0,
         etag: str | None = None,
         progress: Progress | None = None,
     ) -> tuple[int, bool]:
         """Stream the content into `sink` starting at `offset` (Range). Returns (status,
-        resumed): resumed is False when the server sent the whole body (caller restarts)."""
-        headers: dict[str, str] = {}
+        resumed): resumed is False when the server sent the whole body (caller restarts).
+        The body is received, and `sink` called, in a worker thread (stream.py); `progress`
+        is called on the loop. A sink's OSError is raised as it is, never retried."""
+        headers = dict(self._headers)
         if offset:
             headers["Range"] = f"bytes={offset}-"
             if etag:
                 headers["If-Range"] = etag
         url = f"{self.base_url}/v1/files/{file_id}/content"
+        loop = asyncio.get_running_loop()
+
+        def tick(n: int) -> None:
+            if progress is not None:
+                loop.call_soon_threadsafe(progress, n)
 
         async def call() -> tuple[int, bool]:
-            try:
-                async with self.session.get(url, headers=headers) as resp:
-                    if resp.status == 416:
-                        return resp.status, False
-                    await _raise_for_answer(resp)
-                    resumed = resp.status == 206
-                    if offset and not resumed:
-                        return resp.status, False  # whole body offered: caller restarts
-                    async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
-                        await sink(chunk)
-                        if progress is not None:
-                            progress(len(chunk))
-                    return resp.status, resumed
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise TransportError(f"GET {file_id}: {type(exc).__name__}: {exc}") from exc
+            stream = BodyStream(url, headers, connect_s=CONNECT_S, read_s=self.timeout_s)
+            return await stream.run(sink, tick, resuming=bool(offset))
 
         # Only an error answer (503, 429 ...) is retried here: it comes before any byte went
         # to the sink. A cut body is a TransportError, resumed from the temp file by the caller.
-        return await self._with_retry(f"GET {file_id}", call)
+        try:
+            return await self._with_retry(f"GET {file_id}", call)
+        except SinkFailed as exc:
+            raise exc.error from None
 
     async def batch_read(
         self, file_ids: list[str], on_frames: Callable[[list[Frame]], Awaitable[None]]

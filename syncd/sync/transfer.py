@@ -6,18 +6,17 @@ re-check helpers used before destroying."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
-from syncd.errors import StaleError, TransportError
+from syncd.errors import StaleError
 from syncd.sync.client import ApiClient, Progress
 from syncd.sync.ignore import TEMP_PREFIX
 from syncd.sync.model import LocalFile, RemoteFile, RootTraits
 from syncd.sync.rootfs import place_new, start_writeback
+from syncd.sync.tempwrite import TempWriter, open_temp
 
 __all__ = [
     "TEMP_PREFIX",
@@ -52,20 +51,6 @@ def require_unchanged(path: Path, expected: LocalFile, traits: RootTraits) -> No
         raise StaleError(f"{path} changed since it was scanned")
 
 
-def _open_temp(temp: Path, size: int) -> tuple[hashlib._Hash, int, BinaryIO | None]:
-    """The digest and length of what a cut download left in `temp` (to resume after it), and
-    the temp file open for the rest (None: complete already, nothing to fetch)."""
-    digest, done = hashlib.sha256(), 0
-    with contextlib.suppress(FileNotFoundError), temp.open("rb") as handle:
-        if os.fstat(handle.fileno()).st_size <= size:
-            while chunk := handle.read(1024 * 1024):
-                digest.update(chunk)
-                done += len(chunk)
-    if done and done == size:
-        return digest, done, None
-    return digest, done, temp.open("ab" if done else "wb")
-
-
 @dataclass(frozen=True)
 class Fetched:
     """A download whose content sits complete and verified in `temp`, not yet durable or placed
@@ -89,111 +74,46 @@ async def fetch_file(
     resume a cut transfer."""
     temp = temp_path_for(target, remote.file_id)
     # Off the loop: a stat or create in a folder waits while a landing batch places files there.
-    digest, offset, handle = await asyncio.to_thread(_open_temp, temp, remote.size)
-    if handle is not None:
-        await _stream(client, remote, target, handle, temp, digest, offset, progress)
+    digest, offset, writer = await asyncio.to_thread(open_temp, temp, remote.size)
+    if writer is not None:
+        await _stream(client, remote, target, writer, temp, offset, progress)
     await asyncio.to_thread(_verify, temp, target, remote, digest.hexdigest())
     return Fetched(remote, temp, target, replaces)
-
-
-class TempWriter:
-    """Writes and hashes a download's bytes in a worker thread about 1 MiB at a time, one write
-    in flight, so the event loop only receives: SHA-256 runs at well under 1 GB/s, and a big
-    file's hashing on the loop held up every other transfer. A small file is written at once."""
-
-    FLUSH_BYTES = 1024 * 1024
-    INLINE_BYTES = 256 * 1024  # a whole small file: cheaper on the loop than a thread hop
-
-    def __init__(self, handle: BinaryIO, digest: hashlib._Hash) -> None:
-        self.handle, self.digest = handle, digest
-        self.chunks: list[bytes] = []
-        self.buffered = 0
-        self.pending: asyncio.Future[None] | None = None
-        self.error: OSError | None = None  # a local write failure: ours, not the network's
-
-    async def write(self, chunk: bytes) -> None:
-        self.chunks.append(chunk)
-        self.buffered += len(chunk)
-        if self.buffered >= self.FLUSH_BYTES:
-            await self._flush()
-
-    async def close(self) -> None:
-        """Write what is buffered and wait for it (raises a write error)."""
-        if self.pending is None and self.buffered <= self.INLINE_BYTES:
-            self._write(b"".join(self.chunks))
-            self.chunks, self.buffered = [], 0
-            return
-        await self._flush()
-        await self.settle()
-
-    async def settle(self) -> None:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
-            await pending
-
-    async def _flush(self) -> None:
-        await self.settle()  # one write in flight keeps the bytes and the digest in order
-        data = b"".join(self.chunks)
-        self.chunks, self.buffered = [], 0
-        self.pending = asyncio.ensure_future(asyncio.to_thread(self._write, data))
-
-    def _write(self, data: bytes) -> None:
-        try:
-            self.handle.write(data)
-        except OSError as exc:  # disk full, I/O error
-            self.error = exc
-            raise
-        self.digest.update(data)
-        if len(data) >= self.FLUSH_BYTES:  # a big file: its first MiBs go to disk meanwhile
-            self.handle.flush()
-            # Only the range just written: the whole file each MiB re-walked its dirty pages
-            # (on large: client CPU -0.4 s and a little faster, both of two A/B rounds).
-            start_writeback(self.handle.fileno(), self.handle.tell() - len(data), len(data))
 
 
 async def _stream(
     client: ApiClient,
     remote: RemoteFile,
     target: Path,
-    handle: BinaryIO,
+    writer: TempWriter,
     temp: Path,
-    digest: hashlib._Hash,
     offset: int,
     progress: Progress | None,
 ) -> None:
-    writer = TempWriter(handle, digest)
     try:
         _status, resumed = await client.download_to(
-            remote.file_id, writer.write, offset=offset, etag=f'"{remote.sha256}"',
-            progress=progress,
-        )  # fmt: skip
+            remote.file_id, writer, offset=offset, etag=f'"{remote.sha256}"', progress=progress
+        )  # the data is made durable later, for a whole batch (landing.py)
         if offset and not resumed:
             # Server sent the whole body (or 416): start again from scratch next time.
-            handle.close()
+            writer.close()
             temp.unlink(missing_ok=True)
             raise StaleError(f"resume of {target.name} refused; restarting")
-        await writer.close()  # the data fsync comes later, for a whole batch (landing.py)
-        handle.flush()
     except asyncio.CancelledError:
-        # Shutdown aborts cleanly; only a crash (kill -9) leaves a temp file to resume.
-        handle.close()  # waits for a write in flight (the buffered writer's lock)
+        # Shutdown aborts cleanly (the receiving thread has stopped); only a crash (kill -9)
+        # leaves a temp file to resume.
+        writer.close()
         temp.unlink(missing_ok=True)
         raise
-    except (OSError, TransportError) as exc:
-        local = writer.error or (exc if isinstance(exc, OSError) else None)
-        if local is None:
-            with contextlib.suppress(OSError):
-                await writer.close()  # keep what arrived: the resume starts after it
-            if writer.error is None:
-                raise  # a cut connection: the temp file stays to resume from
-            local = writer.error
-        # A local write failed (disk full...): report that, and drop the partial temp file,
-        # which would only keep the disk full and fail every resume the same way.
-        handle.close()
+    except OSError:
+        # A local write failed (disk full...): drop the partial temp file, which would only
+        # keep the disk full and fail every resume the same way. A cut connection
+        # (TransportError) keeps it: the resume starts after what arrived.
+        writer.close()
         temp.unlink(missing_ok=True)
-        raise local from None
+        raise
     finally:
-        handle.close()
+        writer.close()
 
 
 def _verify(temp: Path, target: Path, remote: RemoteFile, sha256_hex: str) -> None:

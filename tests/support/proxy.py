@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 from dataclasses import dataclass
 
@@ -20,8 +21,11 @@ class FaultProxy:
     """Runs in its own thread with its own loop so a daemon subprocess can use it while the
     test code stays synchronous or runs its own loop."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(
+        self, target_host: str, target_port: int, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.target = (target_host, target_port)
+        self.tls = tls  # given: clients speak TLS to the proxy (the server behind is plain)
         self.state = ProxyState()
         self.port = 0
         self.connections_total = 0
@@ -33,7 +37,7 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> FaultProxy:
         self._thread.start()
@@ -44,7 +48,7 @@ class FaultProxy:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0)
+            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -75,7 +79,7 @@ class FaultProxy:
             rate = self.state.rate_bytes_per_s
             chunk = await reader.read(65536 if rate is None else max(1024, min(65536, rate // 20)))
             if not chunk:
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, NotImplementedError):  # TLS: no half-close
                     writer.write_eof()
                 return
             if self.state.rate_bytes_per_s:
