@@ -24,6 +24,7 @@ from syncd.sync.dirty import (
 )
 from syncd.sync.ignore import IgnoreRules
 from syncd.sync.localnames import NameMap, mapping_row, parse_mappings
+from syncd.sync.memory import building_records
 from syncd.sync.planner import plan
 from syncd.sync.remote import RemoteMirror
 from syncd.sync.scanner import Hasher, ScanResult, disk_path, hash_file, scan
@@ -69,6 +70,17 @@ class PassPlanner:
         hostname: str,
         audit: set[str] | None = None,
         dry_run: bool = False,
+    ) -> Planned:
+        with building_records():
+            return self._plan_pass(only, traits, hostname, audit, dry_run)
+
+    def _plan_pass(
+        self,
+        only: set[str] | None,
+        traits: m.RootTraits,
+        hostname: str,
+        audit: set[str] | None,
+        dry_run: bool,
     ) -> Planned:
         """Rescan `only` (None: every folder) and plan the dirty paths; everything when `only`
         is None or the remote view was re-read. `audit`: the folders hinted before this full

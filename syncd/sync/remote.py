@@ -15,6 +15,7 @@ from syncd.errors import CursorExpired, TransportError
 from syncd.log import get_logger
 from syncd.protocol import Change, File, Folder
 from syncd.sync.client import ApiClient
+from syncd.sync.memory import building_records
 from syncd.sync.model import RelPath, RemoteFile, RemoteFolder, RemoteTree
 
 if TYPE_CHECKING:
@@ -215,11 +216,12 @@ class RemoteMirror:
         self.folders = {row[0]: MirrorFolder(*row) for row in folders}
         intern = sys.intern
         self.files = mirror_files = {}
-        for i, folder_id, name, size, sha, mtime_ns, rev in files:
-            key = intern(i)
-            mirror_files[key] = MirrorFile(
-                key, intern(folder_id), intern(name), size, intern(sha), mtime_ns, rev
-            )
+        with building_records():
+            for i, folder_id, name, size, sha, mtime_ns, rev in files:
+                key = intern(i)
+                mirror_files[key] = MirrorFile(
+                    key, intern(folder_id), intern(name), size, intern(sha), mtime_ns, rev
+                )
         self.touched, self._tree = Touched(), None
 
     def rows(self, touched: Iterable[tuple[str, str]] | None = None) -> list[RemoteRow]:
