@@ -71,6 +71,9 @@ class PassPlanner:
         audit: set[str] | None = None,
         dry_run: bool = False,
     ) -> Planned:
+        """Rescan `only` (None: every folder) and plan the dirty paths; everything when `only`
+        is None or the remote view was re-read. `audit`: the folders hinted before this full
+        pass; an action the full plan has and their dirty set lacks is a missed change."""
         with building_records():
             return self._plan_pass(only, traits, hostname, audit, dry_run)
 
@@ -82,9 +85,7 @@ class PassPlanner:
         audit: set[str] | None,
         dry_run: bool,
     ) -> Planned:
-        """Rescan `only` (None: every folder) and plan the dirty paths; everything when `only`
-        is None or the remote view was re-read. `audit`: the folders hinted before this full
-        pass; an action the full plan has and their dirty set lacks is a missed change."""
+        """The pass `plan` describes, with collection paused."""
         base = self.db.load_base()
         mappings = parse_mappings(self.db.mappings())
         previous = self.local
