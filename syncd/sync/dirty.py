@@ -67,7 +67,8 @@ def differences(
     the same as far as the root tells (and a hash it has is the base's), like the planner's
     "unchanged"; a remote file when its id, rev and hash are the base's."""
     lfiles, rfiles, bfiles = local.files, remote.files, base.files
-    out = (bfiles.keys() - lfiles.keys()) | (rfiles.keys() - lfiles.keys())
+    # (a membership test per key: `keys() - keys()` built a set of the whole library first)
+    out = {p for files in (bfiles, rfiles) for p in files if p not in lfiles}
     exact = traits.mtime_granularity_ns <= 1 and traits.stable_inodes
     same_stat = traits.same_stat
     for p, lf in lfiles.items():

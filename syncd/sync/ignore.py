@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 # DESIGN §2: editor and OS droppings, matched at any depth (gitignore semantics).
 FIXED_PATTERNS: tuple[str, ...] = (
@@ -31,6 +33,19 @@ MARKER_NAME = ".syncd-root"
 # freedesktop Trash puts remote-origin deletes in `$topdir/.Trash-$uid`, and syncing that
 # back as a folder would re-upload every deleted file.
 ROOT_PATTERNS: tuple[str, ...] = ("/.syncd*", "/.Trash", "/.Trash-*", "/lost+found")
+BUILT_IN: tuple[str, ...] = (*FIXED_PATTERNS, *ROOT_PATTERNS, f"{TEMP_PREFIX}*")
+# How pathspec's regexes start (at any depth) and end (the name ends: end or a slash).
+_ANY_DEPTH, _NAME_END = "^(?:.+/)?", "(?:(?:/)|$)"
+
+# What _one_regex makes of BUILT_IN, spelled out: without user patterns (the usual config)
+# nothing imports pathspec, ~13 ms of every daemon start. tests/unit/sync_local/test_ignore.py
+# checks it is still pathspec's translation.
+BUILT_IN_REGEX = (
+    r"(?:^(?:.+/)?(?:(?:[^/]*\.part)|(?:[^/]*\.crdownload)|(?:[^/]*\.tmp)|(?:\~\$[^/]*)"
+    r"|(?:\.\~lock\.[^/]*\#)|(?:[^/]*\.swp)|(?:\.DS_Store)|(?:Thumbs\.db)|(?:desktop\.ini)"
+    r"|(?:\.syncd\-tmp\-[^/]*))(?:(?:/)|$))|(?:^(?:(?:\.syncd[^/]*)|(?:\.Trash)"
+    r"|(?:\.Trash\-[^/]*)|(?:lost\+found))(?:(?:/)|$))"
+)
 
 
 class IgnoreRules:
@@ -40,9 +55,11 @@ class IgnoreRules:
 
     def __init__(self, user_patterns: Iterable[str] = ()) -> None:
         self.user_patterns = [p for p in user_patterns if p.strip()]
-        lines = [*FIXED_PATTERNS, *ROOT_PATTERNS, f"{TEMP_PREFIX}*", *self.user_patterns]
-        self._spec = pathspec.GitIgnoreSpec.from_lines(lines)
-        self._any = _one_regex(self._spec)
+        self._spec: pathspec.GitIgnoreSpec | None = None
+        self._any: re.Pattern[str] | None = re.compile(BUILT_IN_REGEX)
+        if self.user_patterns:
+            self._spec = compile_spec([*BUILT_IN, *self.user_patterns])
+            self._any = _one_regex(self._spec)
 
     def is_ignored(self, rel: str, *, is_dir: bool = False) -> bool:
         rel = rel.strip("/")
@@ -52,7 +69,14 @@ class IgnoreRules:
         candidate = rel + "/" if is_dir else rel
         if self._any is not None:
             return self._any.match(candidate) is not None
+        assert self._spec is not None  # (no single regex: a user pattern is a negation)
         return bool(self._spec.match_file(candidate))
+
+
+def compile_spec(lines: list[str]) -> pathspec.GitIgnoreSpec:
+    import pathspec  # only for user patterns (see BUILT_IN_REGEX)
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def _one_regex(spec: pathspec.GitIgnoreSpec) -> re.Pattern[str] | None:
@@ -66,4 +90,32 @@ def _one_regex(spec: pathspec.GitIgnoreSpec) -> re.Pattern[str] | None:
     parts = [r.pattern.replace("(?P<ps_d>", "(?:") for r in regexes if r is not None]
     if not all(part.startswith("^") for part in parts):
         return None  # anchored, so `match` (one start) is pathspec's `search`
-    return re.compile("|".join(f"(?:{part})" for part in parts))
+    return re.compile("|".join(_grouped(parts)))
+
+
+def _grouped(parts: list[str]) -> list[str]:
+    """Alternatives with pathspec's usual start (any depth, or the root) and end (the name
+    ends there) share them: `^(?:.+/)?(?:A|B)END` matches what `^(?:.+/)?AEND|^(?:.+/)?BEND`
+    does, without trying each start again per pattern (3x faster on a scan's paths)."""
+    groups: dict[str, list[str]] = {_ANY_DEPTH: [], "^": []}
+    rest = []
+    for part in parts:
+        start = _ANY_DEPTH if part.startswith(_ANY_DEPTH) else "^"
+        middle = part[len(start) : -len(_NAME_END)]
+        if part.endswith(_NAME_END) and _whole(middle):
+            groups[start].append(f"(?:{middle})")
+        else:
+            rest.append(f"(?:{part})")
+    shared = [
+        f"(?:{start}(?:{'|'.join(alts)}){_NAME_END})" for start, alts in groups.items() if alts
+    ]
+    return shared + rest
+
+
+def _whole(regex: str) -> bool:
+    """A regex by itself (its groups closed): start and end were not part of a group."""
+    try:
+        re.compile(regex)
+    except re.error:
+        return False
+    return True

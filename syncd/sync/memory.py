@@ -1,11 +1,13 @@
-"""Gives memory back after a full pass: it builds per-file temporaries for the whole library
-(scan, plan, indexes); once they are garbage, a collection and glibc's malloc_trim return the
-freed pages, so an idle daemon does not keep the high-water mark of its biggest pass."""
+"""The daemon's use of the garbage collector and the heap: collection paused while per-file
+records are built, and memory given back after a full pass (a collection, then glibc's
+malloc_trim), so an idle daemon does not keep the high-water mark of its biggest pass."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -19,6 +21,22 @@ def _load_malloc_trim() -> Any:
 
 
 _MALLOC_TRIM = _load_malloc_trim()
+
+
+@contextlib.contextmanager
+def building_records() -> Iterator[None]:
+    """No collection while a pass builds its per-file records (base, mirror, scan, plan):
+    they hold no cycles, and the collections their allocations triggered traversed them
+    again and again (~0.1 s of a no-op `sync --once` at 20,000 files). What became garbage
+    meanwhile is collected as usual after."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def release_memory() -> None:

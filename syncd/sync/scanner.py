@@ -17,7 +17,7 @@ from pathlib import Path
 
 from syncd.errors import RootMissingError
 from syncd.log import get_logger
-from syncd.protocol import name_key, name_problem
+from syncd.protocol import name_key
 from syncd.sync.ignore import TEMP_PREFIX, IgnoreRules
 from syncd.sync.localnames import NameMap
 from syncd.sync.model import (
@@ -29,6 +29,16 @@ from syncd.sync.model import (
     RelPath,
     RootTraits,
 )
+from syncd.sync.skipped import (
+    INVALID_UTF8,
+    NESTED,
+    SYMLINK,
+    display,
+    name_refused,
+    special_kind,
+    valid_utf8,
+)
+from syncd.sync.skipped import Skipped as Skipped  # (engine.py imports it from here)
 
 log = get_logger("syncd.scanner")
 # A file hashed this soon after its mtime may be rewritten within the same timestamp tick
@@ -37,17 +47,7 @@ log = get_logger("syncd.scanner")
 RACY_NS = 100_000_000
 
 CHUNK_BYTES = 1024 * 1024
-NESTED = "not synced: nested folders are not part of the library"
-SYMLINK = "symlink: not followed"
-INVALID_UTF8 = "name is not valid UTF-8"
-
 Hasher = Callable[[Path], tuple[str, int]]
-
-
-@dataclass(frozen=True)
-class Skipped:
-    path: str  # relative to the root; undecodable bytes shown as \xNN
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -76,35 +76,6 @@ def hash_file(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
-
-
-def _display(rel_disk: str) -> str:
-    """A printable form of a path that may hold undecodable bytes (surrogate escapes)."""
-    return os.fsencode(rel_disk).decode("utf-8", "backslashreplace")
-
-
-def _valid_utf8(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _special_kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "FIFO"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return "device" if stat.S_ISBLK(mode) or stat.S_ISCHR(mode) else "unknown type"
-
-
-def _name_problem(name: str) -> str | None:
-    # Fast path for the common short printable ASCII name (a disk name never holds "/"):
-    # protocol.name_problem costs more than the lstat on a 20,000-file rescan.
-    if len(name) < 128 and name.isascii() and name.isprintable() and name not in (".", ".."):
-        return None
-    return name_problem(name)
 
 
 def _as_local(base: BaseFile) -> LocalFile:
@@ -146,7 +117,7 @@ class _Scan:
         return self._by_inode.get(inode)
 
     def skip(self, rel_disk: str, reason: str) -> None:
-        self.skipped.append(Skipped(_display(rel_disk), reason))
+        self.skipped.append(Skipped(display(rel_disk), reason))
 
     def entries(
         self, directory: Path, prefix: str, known: Iterable[str], folder: str
@@ -171,11 +142,14 @@ class _Scan:
             if name.isascii():  # valid UTF-8 and NFC as is: most names
                 named.append((entry, mapped.get(name) or name) if mapped else (entry, name))
                 continue
-            if not _valid_utf8(name):
+            if not valid_utf8(name):
                 self.skip(prefix + name, INVALID_UTF8)
                 continue
             nfc = unicodedata.normalize("NFC", name)
             named.append((entry, mapped.get(name) or mapped.get(nfc) or nfc))
+        ascii_only = all(nfc.isascii() for _entry, nfc in named)
+        if ascii_only and len({nfc.lower() for _entry, nfc in named}) == len(named):
+            return named  # no two names clash (most folders): no winner to choose
         synced = set(known)
         named.sort(key=lambda pair: (pair[1] not in synced, pair[0].name != pair[1], pair[0].name))
         seen: dict[str, tuple[str, str]] = {}
@@ -203,8 +177,8 @@ class _Scan:
         elif stat.S_ISREG(st.st_mode):
             self.skip(entry.name, NESTED)
         elif not is_dir:
-            self.skip(entry.name, f"special file ({_special_kind(st.st_mode)}): not synced")
-        elif (problem := _name_problem(nfc)) is not None:
+            self.skip(entry.name, f"special file ({special_kind(st.st_mode)}): not synced")
+        elif (problem := name_refused(nfc)) is not None:
             self.skip(entry.name, f"name not allowed: {problem}")
         else:
             self.folder(entry, nfc, st.st_ino)
@@ -222,8 +196,9 @@ class _Scan:
             return
         self.folders[nfc] = LocalFolder(nfc, inode, disk)
         self.listed_dirs += 1
+        prefix = entry.name + "/"
         for child, child_nfc in children:
-            self.child(child, RelPath(nfc, child_nfc), entry.name + "/")
+            self.child(child, RelPath(nfc, child_nfc), prefix)
 
     def keep_known(self, folder: str) -> None:
         """An unreadable folder keeps what we knew of it: absent would read as deleted."""
@@ -250,24 +225,34 @@ class _Scan:
         elif stat.S_ISDIR(mode):
             self.skip(prefix + entry.name, NESTED)
         elif not stat.S_ISREG(mode):
-            self.skip(prefix + entry.name, f"special file ({_special_kind(mode)}): not synced")
-        elif (problem := _name_problem(rel.name)) is not None:
+            self.skip(prefix + entry.name, f"special file ({special_kind(mode)}): not synced")
+        elif (problem := name_refused(rel.name)) is not None:
             self.skip(prefix + entry.name, f"name not allowed: {problem}")
         else:
             disk = None if entry.name == rel.name else entry.name
             b = self.base.files.get(rel)
-            # the base's path (and name) for a known file: one copy, not one per snapshot
-            self.file(entry.path, rel if b is None else b.path, st, disk, prefix + entry.name)
+            if b is None:
+                self.file(entry.path, rel, st, disk, prefix + entry.name)
+            elif (st.st_size, st.st_mtime_ns, st.st_ino) == (b.size, b.mtime_ns, b.inode) and (
+                not self.too_recent(b.mtime_ns)
+            ):  # unchanged since its base (most files): known_sha's first answer, inlined
+                self.files[b.path] = LocalFile(b.path, b.size, b.mtime_ns, b.inode, b.sha256, disk)
+            else:  # the base's path (and name): one copy, not one per snapshot
+                self.file(entry.path, b.path, st, disk, prefix + entry.name)
+
+    def too_recent(self, mtime_ns: int) -> bool:
+        """On a root with coarse mtimes (FAT: 2 s) a file modified within two steps of now
+        is read again: a same-size rewrite in the same step would keep its stat."""
+        step_ns = self.traits.mtime_granularity_ns
+        return step_ns > 1_000_000 and self.now_ns - mtime_ns < 2 * step_ns
 
     def known_sha(self, rel: RelPath, key: tuple[int, int, int]) -> str | None:
         """The hash we already trust for this (size, mtime_ns, inode), if any: the base at this
         path, the previous scan, or the base entry this inode was renamed from. Compared as far
-        as the root tells them apart (mtime granularity, inode stability). On a root with coarse
-        mtimes (FAT: 2 s) a file modified within two steps of now is read again: a same-size
-        rewrite in the same step would otherwise keep its old stat and go unnoticed."""
+        as the root tells them apart (mtime granularity, inode stability); none when
+        `too_recent`."""
         same = self.traits.same_stat
-        step_ns = self.traits.mtime_granularity_ns
-        if step_ns > 1_000_000 and self.now_ns - key[1] < 2 * step_ns:
+        if self.too_recent(key[1]):
             return None
         b = self.base.files.get(rel)
         if b is not None and (

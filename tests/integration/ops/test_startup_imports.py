@@ -29,6 +29,8 @@ except SystemExit as exc:
     code = exc.code
 heavy = sorted(m for m in sys.modules if m.startswith(watched))
 print("IMPORTED " + json.dumps([code, heavy]), file=sys.stderr)
+import gc
+print("GC " + json.dumps([gc.isenabled(), gc.get_freeze_count()]), file=sys.stderr)
 """
 
 
@@ -42,7 +44,7 @@ def probe(ops_env: OpsEnv, *argv: str, watched: tuple[str, ...] = HEAVY) -> tupl
         timeout=60,
         check=False,
     )
-    last = done.stderr.strip().splitlines()[-1]
+    last = done.stderr.strip().splitlines()[-2]
     assert last.startswith("IMPORTED "), done.stderr
     code, heavy = json.loads(last.removeprefix("IMPORTED "))
     return code, heavy
@@ -75,9 +77,28 @@ async def test_socket_commands_with_a_daemon_stay_light(ops_env: OpsEnv) -> None
 
 
 def test_sync_once_loads_no_watcher_and_no_rich(ops_env: OpsEnv) -> None:
-    """`sync --once` never watches: watchdog (~0.1 s) is imported by `syncd run` only."""
-    _code, heavy = probe(ops_env, "sync", "--help", watched=("watchdog", "rich", "pygments"))
+    """`sync --once` never watches: watchdog (~0.1 s) is imported by `syncd run` only; nor
+    does it need pathspec without user ignore patterns (ignore.py BUILT_IN_REGEX)."""
+    watched = ("watchdog", "rich", "pygments", "pathspec")
+    _code, heavy = probe(ops_env, "sync", "--help", watched=watched)
     assert heavy == []
+
+
+def test_collection_resumes_once_the_command_is_imported(ops_env: OpsEnv) -> None:
+    """main() pauses the garbage collector while a command's modules are imported; it must
+    run again (with those modules frozen) for the command itself: a daemon without it
+    would keep every cycle it ever made."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(["sync", "--help"]), json.dumps(HEAVY)],
+        env=ops_env.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    enabled, frozen = json.loads(done.stderr.strip().splitlines()[-1].removeprefix("GC "))
+    assert enabled is True
+    assert frozen > 10_000
 
 
 def test_probe_sees_heavy_imports(ops_env: OpsEnv, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.sync.ignore import IgnoreRules
+from syncd.sync.ignore import BUILT_IN, BUILT_IN_REGEX, IgnoreRules, _one_regex, compile_spec
 
 RULES = IgnoreRules(["*.log", "drafts/", "/Private", "!keep.log"])
 
@@ -61,9 +61,21 @@ def test_fast_path_agrees_with_pathspec_on_the_table(
 ) -> None:
     """Without negations one combined regex answers; it must agree with pathspec."""
     assert PLAIN._any is not None and RULES._any is None  # RULES has `!keep.log`
+    assert PLAIN._spec is not None
     candidate = path.strip("/") + ("/" if is_dir else "")
     if path.strip("/"):
         assert PLAIN.is_ignored(path, is_dir=is_dir) == bool(PLAIN._spec.match_file(candidate))
+
+
+def test_built_in_regex_is_pathspecs_translation() -> None:
+    """Without user patterns the rules use BUILT_IN_REGEX and never import pathspec: it
+    must stay what pathspec makes of the built-in patterns."""
+    translated = _one_regex(compile_spec(list(BUILT_IN)))
+    assert translated is not None and translated.pattern == BUILT_IN_REGEX
+    bare = IgnoreRules()
+    for path, is_dir, ignored, why in CASES:
+        if "user" not in why:
+            assert bare.is_ignored(path, is_dir=is_dir) is ignored, why
 
 
 _SEGMENT = st.text(alphabet="abc.log~$#-_/ POrivatedfsbuild*", min_size=1, max_size=12)
@@ -71,6 +83,7 @@ _SEGMENT = st.text(alphabet="abc.log~$#-_/ POrivatedfsbuild*", min_size=1, max_s
 
 @given(path=_SEGMENT, is_dir=st.booleans())
 def test_fast_path_agrees_with_pathspec(path: str, is_dir: bool) -> None:
+    assert PLAIN._spec is not None
     candidate = path.strip("/") + ("/" if is_dir else "")
     if path.strip("/"):
         assert PLAIN.is_ignored(path, is_dir=is_dir) == bool(PLAIN._spec.match_file(candidate))
