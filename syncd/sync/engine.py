@@ -31,6 +31,7 @@ from syncd.sync.gate import Gated, QuotaView, gate
 from syncd.sync.ignore import IgnoreRules
 from syncd.sync.landing import MAX_BATCH_FILES
 from syncd.sync.marker import check_root, write_marker
+from syncd.sync.memory import collection_paused
 from syncd.sync.own import adopt_own_uploads
 from syncd.sync.passes import PassPlanner
 from syncd.sync.planner import plan
@@ -299,9 +300,10 @@ class Engine:
             self._no_temps = False  # a download may leave a temp file (resumed later)
         for action in gated.run_first:
             executed += await self._run_one(action, failed)
-        results = await gather_bounded(
-            lambda a: self._run_limited(a, failed), gated.run_files, MAX_PENDING_ACTIONS
-        )
+        with collection_paused():
+            results = await gather_bounded(
+                lambda a: self._run_limited(a, failed), gated.run_files, MAX_PENDING_ACTIONS
+            )
         for outcome in results:
             if isinstance(outcome, BaseException):
                 raise outcome  # Unauthorized, or a fault the daemon records

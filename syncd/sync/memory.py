@@ -1,11 +1,14 @@
 """Gives memory back after a full pass: it builds per-file temporaries for the whole library
 (scan, plan, indexes); once they are garbage, a collection and glibc's malloc_trim return the
-freed pages, so an idle daemon does not keep the high-water mark of its biggest pass."""
+freed pages, so an idle daemon does not keep the high-water mark of its biggest pass. And no
+cycle collection while a pass's file actions run."""
 
 from __future__ import annotations
 
 import ctypes
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -26,3 +29,19 @@ def release_memory() -> None:
     gc.collect()
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """No automatic cycle collection inside: while a pass executes, the mirror, base and plan
+    (hundreds of thousands of objects) are alive and were traversed again and again by
+    collections that freed nothing (1.3-1.8 s of the loop's ~9 s mirroring 20,000 files).
+    A file action's objects are freed by reference counting; what cycles remain wait for the
+    next collection."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
