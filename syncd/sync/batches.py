@@ -186,11 +186,18 @@ class Batches:
             for want in group:
                 by_id.setdefault(want.remote.file_id, []).append(want)
 
-            async def land(frames: list[Frame]) -> None:
-                await self._write_temps(by_id, frames)
+            writes: list[asyncio.Future[None]] = []
 
+            async def land(frames: list[Frame]) -> None:
+                # Not awaited here: the answer's next bytes are read while the temp writer
+                # writes these (awaited inline, each group's network and disk took turns).
+                writes.append(asyncio.ensure_future(self._write_temps(by_id, frames)))
+
+            try:
+                await self.client.batch_read([w.remote.file_id for w in group], land)
+            finally:  # the files whose frame came get their own outcome first
+                await asyncio.gather(*writes)
             # A cut answer fails only the files whose frame had not come (run() settles them).
-            await self.client.batch_read([w.remote.file_id for w in group], land)
             _settle(group, TransportError("the server's batch answer left this file out"))
         finally:
             for want in group:
