@@ -29,12 +29,11 @@ from syncd.sync.disknames import DiskNames
 from syncd.sync.executor import RETRY_LATER, Executor, Reporter
 from syncd.sync.gate import Gated, QuotaView, gate
 from syncd.sync.ignore import IgnoreRules
-from syncd.sync.landing import MAX_BATCH_FILES
 from syncd.sync.marker import check_root, write_marker
 from syncd.sync.own import adopt_own_uploads
 from syncd.sync.passes import PassPlanner
 from syncd.sync.planner import plan
-from syncd.sync.pool import gather_bounded
+from syncd.sync.pool import run_file_actions
 from syncd.sync.remote import FeedDelta, RemoteMirror, pull_changes
 from syncd.sync.rootfs import probe_root
 from syncd.sync.scanner import Skipped, merge_skipped
@@ -43,10 +42,6 @@ from syncd.sync.statedb import StateDB
 from syncd.sync.transfer import TEMP_PREFIX
 
 log = get_logger("syncd.engine")
-# File actions of one pass in flight at once: each waiting one is a task holding its whole
-# coroutine chain (a few KiB), so 50,000 queued downloads as tasks cost well over 100 MiB.
-# Room for the transfers streaming plus two landing batches (landing.py) waiting to land.
-MAX_PENDING_ACTIONS = 2 * MAX_BATCH_FILES + 64
 
 
 @dataclass
@@ -299,9 +294,7 @@ class Engine:
             self._no_temps = False  # a download may leave a temp file (resumed later)
         for action in gated.run_first:
             executed += await self._run_one(action, failed)
-        results = await gather_bounded(
-            lambda a: self._run_limited(a, failed), gated.run_files, MAX_PENDING_ACTIONS
-        )
+        results = await run_file_actions(lambda a: self._run_limited(a, failed), gated.run_files)
         for outcome in results:
             if isinstance(outcome, BaseException):
                 raise outcome  # Unauthorized, or a fault the daemon records

@@ -1,6 +1,7 @@
-"""The daemon's use of the garbage collector and the heap: collection paused while per-file
-records are built, and memory given back after a full pass (a collection, then glibc's
-malloc_trim), so an idle daemon does not keep the high-water mark of its biggest pass."""
+"""The daemon's use of the garbage collector and the heap: collection paused while a pass
+builds its per-file records and while it runs its file actions, and memory given back after a
+full pass (a collection, then glibc's malloc_trim), so an idle daemon does not keep the
+high-water mark of its biggest pass."""
 
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ _MALLOC_TRIM = _load_malloc_trim()
 
 
 @contextlib.contextmanager
-def building_records() -> Iterator[None]:
-    """No collection while a pass builds its per-file records (base, mirror, scan, plan):
-    they hold no cycles, and the collections their allocations triggered traversed them
-    again and again (~0.1 s of a no-op `sync --once` at 20,000 files). What became garbage
-    meanwhile is collected as usual after."""
+def collection_paused() -> Iterator[None]:
+    """No automatic cycle collection inside. While a pass builds its per-file records (base,
+    mirror, scan, plan) they hold no cycles, and the collections their allocations triggered
+    traversed them again and again (~0.1 s of a no-op `sync --once` at 20,000 files); while
+    it executes, the mirror, base and plan (hundreds of thousands of objects) are alive and
+    collections freed nothing (1.3-1.8 s of the loop's ~9 s mirroring 20,000 files). A file
+    action's objects are freed by reference counting; cycles wait for the next collection."""
     if not gc.isenabled():
         yield
         return

@@ -24,7 +24,7 @@ from syncd.sync.dirty import (
 )
 from syncd.sync.ignore import IgnoreRules
 from syncd.sync.localnames import NameMap, mapping_row, parse_mappings
-from syncd.sync.memory import building_records
+from syncd.sync.memory import collection_paused
 from syncd.sync.planner import plan
 from syncd.sync.remote import RemoteMirror
 from syncd.sync.scanner import Hasher, ScanResult, disk_path, hash_file, scan
@@ -74,7 +74,7 @@ class PassPlanner:
         """Rescan `only` (None: every folder) and plan the dirty paths; everything when `only`
         is None or the remote view was re-read. `audit`: the folders hinted before this full
         pass; an action the full plan has and their dirty set lacks is a missed change."""
-        with building_records():
+        with collection_paused():
             return self._plan_pass(only, traits, hostname, audit, dry_run)
 
     def _plan_pass(

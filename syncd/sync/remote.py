@@ -15,7 +15,7 @@ from syncd.errors import CursorExpired, TransportError
 from syncd.log import get_logger
 from syncd.protocol import Change, File, Folder
 from syncd.sync.client import ApiClient
-from syncd.sync.memory import building_records
+from syncd.sync.memory import collection_paused
 from syncd.sync.model import RelPath, RemoteFile, RemoteFolder, RemoteTree
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ class RemoteMirror:
         self.folders = {row[0]: MirrorFolder(*row) for row in folders}
         intern = sys.intern
         self.files = mirror_files = {}
-        with building_records():
+        with collection_paused():
             for i, folder_id, name, size, sha, mtime_ns, rev in files:
                 key = intern(i)
                 mirror_files[key] = MirrorFile(

@@ -1,5 +1,6 @@
 """Loopback TCP proxy the tests control, for fault injection between daemon and server:
-refuse new connections, reset live ones, stall, or throttle bytes per second."""
+refuse new connections, reset live ones, stall, throttle bytes per second, or cut each
+connection after so many bytes towards the client."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class ProxyState:
     down: bool = False  # refuse (close at once) new connections
     stall: bool = False  # accept, but pass no bytes
     rate_bytes_per_s: int | None = None
+    cut_down_after: int | None = None  # reset a connection once it sent this many bytes down
 
 
 class FaultProxy:
@@ -66,13 +68,18 @@ class FaultProxy:
             return
         self._writers.update((writer, up_writer))
         await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+            self._pipe(reader, up_writer),
+            self._pipe(up_reader, writer, down=True),
+            return_exceptions=True,
         )
         for w in (writer, up_writer):
             self._writers.discard(w)
             w.transport.abort()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, down: bool = False
+    ) -> None:
+        sent = 0
         while True:
             while self.state.stall:
                 await asyncio.sleep(0.05)
@@ -84,6 +91,13 @@ class FaultProxy:
                 return
             if self.state.rate_bytes_per_s:
                 await asyncio.sleep(len(chunk) / self.state.rate_bytes_per_s)
+            cut = self.state.cut_down_after if down else None
+            if cut is not None and sent + len(chunk) >= cut:
+                writer.write(chunk[: cut - sent])
+                await writer.drain()
+                writer.transport.abort()
+                return
+            sent += len(chunk)
             writer.write(chunk)
             await writer.drain()
 

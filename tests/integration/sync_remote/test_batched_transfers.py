@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from syncd.errors import DigestMismatch, NotFound, StaleError
+from syncd.errors import DigestMismatch, NotFound, StaleError, TransportError
 from syncd.protocol import File
 from syncd.sync import model as m
 from syncd.sync.client import ApiClient
@@ -18,16 +18,17 @@ from syncd.sync.executor import Executor
 from syncd.sync.remote import RemoteMirror, remote_file
 from syncd.sync.statedb import StateDB
 from syncd.sync.status import StatusBoard
+from tests.support.proxy import FaultProxy
 from tests.support.server import Api, ServerProcess
 
 SMALL = 16 * 1024
 
 
 async def _run_all(
-    server: ServerProcess, token: str, root: Path, db: StateDB, actions: list[Any]
+    url: str, token: str, root: Path, db: StateDB, actions: list[Any]
 ) -> list[BaseException | None]:
     """As the engine runs a pass's file actions: all at once, 4 transfer slots."""
-    async with ApiClient(server.url, token) as client:
+    async with ApiClient(url, token) as client:
         executor = Executor(root, client, db, RemoteMirror(), StatusBoard(), small_file_bytes=SMALL)
         outcomes = await asyncio.gather(
             *(executor.run(action) for action in actions), return_exceptions=True
@@ -49,7 +50,7 @@ def test_small_downloads_go_many_per_request(server: ServerProcess, tmp_path: Pa
     before = api.counters()["requests"]
     actions = [m.Download(remote_file(File.model_validate(f), "Alice"), None) for f in uploaded]
     try:
-        outcomes = asyncio.run(_run_all(server, token, root, db, actions))
+        outcomes = asyncio.run(_run_all(server.url, token, root, db, actions))
         base = db.load_base()
     finally:
         db.close()
@@ -68,6 +69,38 @@ def test_small_downloads_go_many_per_request(server: ServerProcess, tmp_path: Pa
     # 150 files queued at once, spread over the 4 slots: groups of 38, 28, 21, 16, 16, 16, 15
     assert 4 <= batch_reads <= 8, requests
     assert singles <= 2, requests  # the video, and at most a lone straggler
+
+
+def test_a_cut_batch_answer_lands_only_whole_verified_files(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """The proxy resets each connection part-way through its batch-read answer, while the temp
+    writer is still writing the files whose frame came: those land whole, verified and
+    recorded; the others fail with TransportError and leave nothing at their final name."""
+    token = server.add_user("alice")
+    api = Api(server.url, token)
+    folder = api.create_folder("Alice")
+    contents = {f"{i:03}.jpg": os.urandom(3000 + 11 * i) for i in range(64)}
+    uploaded = [api.upload(folder["id"], n, d) for n, d in contents.items()]
+    root = tmp_path / "root"
+    root.mkdir()
+    db = StateDB.open(tmp_path / "state.db")
+    actions = [m.Download(remote_file(File.model_validate(f), "Alice"), None) for f in uploaded]
+    with FaultProxy("127.0.0.1", int(server.url.rsplit(":", 1)[1])) as proxy:
+        proxy.state.cut_down_after = 20_000  # 4 groups of 16 files (~52 KB each): ~6 come
+        try:
+            outcomes = asyncio.run(_run_all(proxy.url, token, root, db, actions))
+            base = db.load_base()
+        finally:
+            db.close()
+    landed = {f["name"] for f, o in zip(uploaded, outcomes, strict=True) if o is None}
+    failed = [o for o in outcomes if o is not None]
+    assert landed, outcomes
+    assert failed, outcomes
+    assert all(isinstance(o, TransportError) for o in failed), failed
+    on_disk = {p.name: p.read_bytes() for p in (root / "Alice").iterdir()}
+    assert on_disk == {n: contents[n] for n in landed}  # no temp file, no part of a file
+    assert {p.name for p in base.files} == landed
 
 
 def _local(root: Path, name: str, data: bytes) -> m.LocalFile:
@@ -104,7 +137,7 @@ def test_small_uploads_go_many_per_request(server: ServerProcess, tmp_path: Path
     before = api.counters()["requests"]
     actions = [m.Upload(local, folder["id"], None) for local in locals_.values()]
     try:
-        outcomes = asyncio.run(_run_all(server, token, root, db, actions))
+        outcomes = asyncio.run(_run_all(server.url, token, root, db, actions))
         base = db.load_base()
     finally:
         db.close()
