@@ -1,14 +1,6 @@
-"""The `serve` and `inject` ops of bench/runners/syncd.sh: serve a corpus folder as a syncd
-library on HOST:PORT (imported once through the API, cached, copied per run), and export new
-server files back into the corpus folder so peers.sh can see pushes.
-
-    syncd_serve.py serve ROOT HOST:PORT     # foreground until SIGTERM
-    syncd_serve.py prepare ROOT             # only build the cached library (untimed warm-up)
-    syncd_serve.py inject SRC REL           # PUT a new file (BENCH_URL from the environment)
-
-The port answers only when the library is ready: while importing, a placeholder socket
-listens without answering, so peers.sh's readiness probe (`curl --max-time 1`) keeps waiting.
-"""
+"""The benchmarks' syncd server: a corpus folder imported once through the API into a pristine
+library (cached under $BENCH_WORK/syncd-serve, keyed by the corpus and the data format), and
+`syncd serve` started on a copy of it."""
 
 from __future__ import annotations
 
@@ -17,14 +9,11 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -186,172 +175,3 @@ def build_cache(root: Path) -> Path:
     (cache / "meta.json").write_text(json.dumps(meta))
     print(f"syncd_serve: imported {n} files ({size} B) in {took_s:.1f}s", flush=True)
     return cache
-
-
-def placeholder(host: str, port: int) -> socket.socket:
-    """Listen on the port without ever answering: the harness's probe times out, retries."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(512)
-    return sock
-
-
-def live_dir(root: Path, port: int) -> Path:
-    """Per-port folder the other runner ops read: token, exporter cursor. Folders of serve
-    processes that are gone (the harness SIGKILLs 5 s after SIGTERM, which can cut the
-    clean-up short) are removed first."""
-    base = work_dir() / "by-port"
-    for old in base.glob("*"):
-        pid_file = old / "serve.pid"
-        with contextlib.suppress(OSError, ValueError):
-            if pid_file.is_file() and Path(f"/proc/{int(pid_file.read_text())}").exists():
-                continue
-        shutil.rmtree(old, ignore_errors=True)
-    path = base / str(port)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "serve.pid").write_text(str(os.getpid()))
-    return path
-
-
-def serve(root: Path, address: str) -> int:
-    host, port_text = address.rsplit(":", 1)
-    port = int(port_text)
-    hold = placeholder(host, port)
-    cache = build_cache(root)
-    live = live_dir(root, port)
-    data = live / "data"
-    shutil.rmtree(data, ignore_errors=True)
-    subprocess.run(["cp", "-a", "--reflink=auto", str(cache / "pristine"), str(data)], check=True)
-    shutil.copy2(cache / "token", live / "token")
-    (live / "token").chmod(0o600)
-    cursor = int(json.loads((cache / "meta.json").read_text())["cursor"])
-    (live / "cursor").write_text(str(cursor))
-    hold.close()
-    proc, url = start_server(data, host, port, live / "server.log")
-    try:
-        asyncio.run(export_loop(url, (live / "token").read_text().strip(), root, live, cursor))
-    finally:
-        stop(proc)
-        shutil.rmtree(live, ignore_errors=True)
-    return 0
-
-
-async def export_loop(url: str, token: str, root: Path, live: Path, cursor: int) -> None:
-    """Mirror new or changed server files into ROOT until SIGTERM (push checks look there)."""
-    stop_event = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop_event.set)
-    timeout = aiohttp.ClientTimeout(total=POLL_WAIT_S + 30)
-    async with aiohttp.ClientSession(
-        headers={"Authorization": f"Bearer {token}"}, timeout=timeout
-    ) as session:
-        names: dict[str, str] = {}
-        while not stop_event.is_set():
-            poll = asyncio.ensure_future(
-                get_json(session, f"{url}/v1/changes?cursor={cursor}&limit=1000&wait={POLL_WAIT_S}")
-            )
-            halt = asyncio.ensure_future(stop_event.wait())
-            await asyncio.wait({poll, halt}, return_when=asyncio.FIRST_COMPLETED)
-            if stop_event.is_set():
-                poll.cancel()
-                break
-            halt.cancel()
-            try:
-                page = poll.result()
-                for change in page["changes"]:
-                    await export_change(session, url, root, names, change)
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                print(f"syncd_serve: export failed: {exc!r}; retrying", flush=True)
-                await asyncio.sleep(0.5)
-                continue
-            cursor = int(page["cursor"])
-            temp = live / "cursor.tmp"
-            temp.write_text(str(cursor))
-            os.replace(temp, live / "cursor")
-
-
-async def get_json(session: aiohttp.ClientSession, url: str) -> Any:
-    async with session.get(url) as resp:
-        resp.raise_for_status()
-        return await resp.json()
-
-
-async def export_change(
-    session: aiohttp.ClientSession, url: str, root: Path, names: dict[str, str], change: Any
-) -> None:
-    obj = change.get("object")
-    if change["op"] != "upsert" or not obj:
-        return
-    if change["type"] == "folder":
-        names[obj["id"]] = obj["name"]
-        return
-    if obj["folder_id"] not in names:
-        folder = await get_json(session, f"{url}/v1/folders/{obj['folder_id']}")
-        names[obj["folder_id"]] = folder["name"]
-    target = root / names[obj["folder_id"]] / obj["name"]
-    if target.is_file() and target.stat().st_size == obj["size"]:
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.parent / f".export-{os.getpid()}.tmp"
-    async with session.get(f"{url}/v1/files/{obj['id']}/content") as resp:
-        if resp.status == 404:  # deleted meanwhile; a later change says so
-            return
-        resp.raise_for_status()
-        temp.write_bytes(await resp.read())
-    os.utime(temp, ns=(obj["mtime_ns"], obj["mtime_ns"]))
-    os.replace(temp, target)
-
-
-def inject(src: Path, rel: str) -> int:
-    """PUT SRC as REL (`folder/name`) on the server at BENCH_URL, creating the folder."""
-    import urllib.request
-
-    url = os.environ["BENCH_URL"].rstrip("/")
-    port = urllib.parse.urlsplit(url).port
-    token = (work_dir() / "by-port" / str(port) / "token").read_text().strip()
-    auth = {"Authorization": f"Bearer {token}"}
-    folder_name, name = rel.split("/", 1)
-
-    def call(method: str, path: str, body: bytes | None = None, **headers: str) -> Any:
-        req = urllib.request.Request(url + path, body, {**auth, **headers}, method=method)
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.loads(resp.read() or b"null")
-
-    folders = {f["name"]: f["id"] for f in call("GET", "/v1/folders")["folders"]}
-    if folder_name not in folders:
-        created = call(
-            "POST",
-            "/v1/folders",
-            json.dumps({"name": folder_name}).encode(),
-            **{"Content-Type": "application/json"},
-        )
-        folders[folder_name] = created["id"]
-    quoted = urllib.parse.quote(name, safe="")
-    data = src.read_bytes()
-    mtime = str(src.stat().st_mtime_ns)
-    call(
-        "PUT",
-        f"/v1/folders/{folders[folder_name]}/files/{quoted}",
-        data,
-        **{"X-Syncd-Mtime-Ns": mtime},
-    )
-    src.unlink()
-    return 0
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) == 3 and argv[0] == "serve":
-        return serve(Path(argv[1]).resolve(), argv[2])
-    if len(argv) == 2 and argv[0] == "prepare":
-        print(build_cache(Path(argv[1]).resolve()))
-        return 0
-    if len(argv) == 3 and argv[0] == "inject":
-        return inject(Path(argv[1]), argv[2])
-    print(__doc__, file=sys.stderr)
-    return 64
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
