@@ -39,7 +39,7 @@ from syncd.sync.rootfs import probe_root
 from syncd.sync.scanner import Skipped, merge_skipped
 from syncd.sync.settle import SettleTracker
 from syncd.sync.statedb import StateDB
-from syncd.sync.transfer import TEMP_PREFIX
+from syncd.sync.transfer import sweep_temps
 
 log = get_logger("syncd.engine")
 
@@ -320,7 +320,7 @@ class Engine:
         if self._no_temps:
             return
         try:
-            if removed := self.sweep_temp_files(set(self.mirror.files), self._swept):
+            if removed := sweep_temps(self.options.root, set(self.mirror.files), self._swept):
                 log.info("temp_files_swept", count=removed)
         except OSError as exc:
             log.warning("temp_sweep_failed", error=str(exc))
@@ -409,22 +409,4 @@ class Engine:
     def sweep_all_temps(self) -> int:
         """Remove every temp file of ours (`sync --once` ends: nothing will resume them); no
         listing when the last pass's full scan saw none and no action ran since."""
-        return 0 if self._no_temps else self.sweep_temp_files(set())
-
-    def sweep_temp_files(self, keep_ids: set[str], folders: set[str] | None = None) -> int:
-        """Remove our temp files that no pending download will resume (in `folders` only: the
-        ones a pass looked at; None: every folder)."""
-        removed = 0
-        root = self.options.root
-        for folder in root.iterdir() if root.is_dir() else ():
-            if not folder.is_dir() or folder.is_symlink():
-                continue
-            if folders is not None and folder.name not in folders:
-                continue
-            for entry in os.scandir(folder):
-                if entry.name.startswith(TEMP_PREFIX):
-                    file_id = entry.name[len(TEMP_PREFIX) :].removesuffix(".part")
-                    if file_id not in keep_ids:
-                        Path(entry.path).unlink(missing_ok=True)
-                        removed += 1
-        return removed
+        return 0 if self._no_temps else sweep_temps(self.options.root, set())

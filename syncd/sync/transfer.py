@@ -26,6 +26,7 @@ __all__ = [
     "matches",
     "place",
     "require_unchanged",
+    "sweep_temps",
 ]
 
 
@@ -165,3 +166,21 @@ def place(item: Fetched, traits: RootTraits) -> os.stat_result:
         require_unchanged(item.target, item.replaces, traits)
         os.replace(item.temp, item.target)
     return os.lstat(item.target)
+
+
+def sweep_temps(root: Path, keep_ids: set[str], folders: set[str] | None = None) -> int:
+    """Remove our temp files that no pending download will resume (in `folders` only: the ones
+    a pass looked at; None: every folder)."""
+    removed = 0
+    for folder in root.iterdir() if root.is_dir() else ():
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        if folders is not None and folder.name not in folders:
+            continue
+        for entry in os.scandir(folder):
+            if entry.name.startswith(TEMP_PREFIX):
+                file_id = entry.name[len(TEMP_PREFIX) :].removesuffix(".part")
+                if file_id not in keep_ids:
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
+    return removed
