@@ -5,9 +5,9 @@ schema meta/pg_schema.py, kept in step with this list)."""
 from __future__ import annotations
 
 import base64
+import functools
 import secrets
 import time
-from datetime import UTC, datetime
 
 # Each entry migrates from version i to i+1 (PRAGMA user_version). Append only.
 MIGRATIONS: list[str] = [
@@ -343,7 +343,14 @@ def now_ns() -> int:
 
 
 def rfc3339(ns: int) -> str:
-    """RFC 3339 UTC with microseconds, e.g. `2026-11-24T09:12:44.123456Z`."""
+    """RFC 3339 UTC with microseconds, e.g. `2026-11-24T09:12:44.123456Z`. Not through
+    datetime.strftime: a feed page formats two per file, and strftime was a quarter of the
+    server's time reading a 20,000-file library."""
     seconds, rest_ns = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest_ns // 1000)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{_rfc3339_second(seconds)}.{rest_ns // 1000:06d}Z"
+
+
+@functools.lru_cache(maxsize=4096)  # files received or written together share their seconds
+def _rfc3339_second(seconds: int) -> str:
+    t = time.gmtime(seconds)
+    return "%04d-%02d-%02dT%02d:%02d:%02d" % t[:6]  # noqa: UP031 (a tuple: the fastest here)

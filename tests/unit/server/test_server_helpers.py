@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
 import pytest
@@ -153,6 +154,15 @@ def test_mime_and_kind() -> None:
 def test_rfc3339_is_exact_to_the_microsecond() -> None:
     assert rfc3339(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456Z"
     assert rfc3339(0) == "1970-01-01T00:00:00.000000Z"
+    assert rfc3339(-1) == "1969-12-31T23:59:59.999999Z"  # an mtime before 1970 (touch -d)
+
+
+@given(st.integers(min_value=-(10**18), max_value=2**63 - 1))
+def test_rfc3339_reads_back_as_the_same_microsecond(ns: int) -> None:
+    """Whatever the instant (pre-1970 mtimes too, up to year 2262), the text parses back to
+    it, truncated to the microsecond: what datetime's own formatting gave."""
+    parsed = datetime.fromisoformat(rfc3339(ns).replace("Z", "+00:00"))
+    assert parsed == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1000)
 
 
 def _folder(fid: str, seq: int) -> _Item:
