@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from syncd.errors import CursorExpired
-from syncd.protocol import Change, ChangesPage
+from syncd.protocol import Change, ChangesPage, File, Folder
 from syncd.server.meta import Conn, Db
 from syncd.server.records import file_model, folder_model
 from syncd.server.server_secrets import server_secret
@@ -137,10 +137,9 @@ def read_page(
     return page.model_copy(update={"epoch": epoch, "snapshot": snapshot})
 
 
-def _upsert(kind: Literal["folder", "file"], obj_id: str, seq: int, obj: object) -> Change:
-    return Change.model_validate(
-        {"seq": seq, "type": kind, "op": "upsert", "id": obj_id, "object": obj}
-    )
+def _upsert(kind: Literal["folder", "file"], obj_id: str, seq: int, obj: Folder | File) -> Change:
+    # (model_construct: every field is ours and typed; see records.file_model)
+    return Change.model_construct(seq=seq, type=kind, op="upsert", id=obj_id, object=obj)
 
 
 def _snapshot_page(folders: list[_Item], files: list[_Item], head: int, limit: int) -> ChangesPage:
