@@ -307,7 +307,7 @@ class Engine:
             log.warning("deletes_held", count=len(gated.held), max_delete=self.options.max_delete)
         self._record_items(gated, failed)
         _log_pass(gated, executed, len(failed), time.monotonic() - started)
-        if executed == 0 and not self.offline:
+        if not self.offline:
             self._sweep_orphan_temps()
         stored_as = self.executor.names.stored_as()
         return PassResult(
@@ -315,8 +315,11 @@ class Engine:
         )
 
     def _sweep_orphan_temps(self) -> None:
-        """Nothing ran this pass, so no download is writing: a temp file of a file the server
-        no longer has (deleted during the download, or while we were down) resumes nothing."""
+        """The pass's actions have all ended, so no download is writing: a temp file of a file
+        the server no longer has (deleted during the download, or while we were down) resumes
+        nothing. Swept after every pass, in the folders it looked at: after only the passes
+        that ran nothing, a pass that learnt of the delete while it had other work left the
+        temp until the next full pass (the folder is no longer looked at after it)."""
         if self._no_temps:
             return
         try:

@@ -181,3 +181,33 @@ def test_the_audit_counts_only_changes_no_dirty_set_held(
         assert engine.passes.audit_missed == 1
 
     _run(server, api.token, tmp_path, body)
+
+
+def test_a_failed_downloads_temp_goes_once_the_file_is_gone(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """A download that failed keeps its temp file to resume; once the server's file is gone
+    it resumes nothing and goes with the pass that learns it, even when that pass has other
+    work to do (the model test's round 7038 kept one: only a pass that ran nothing swept, and
+    later passes no longer looked at that folder)."""
+    api = Api(server.url, server.add_user("fred"))
+    a = api.create_folder("A")["id"]
+    b = api.create_folder("B")["id"]
+    root = tmp_path / "root"
+
+    async def body(engine: Engine) -> None:
+        x = api.upload(a, "x.mp4", os.urandom(2 << 20))["id"]  # the single-file path
+        api.inject_fault(status=500, count=50, path_prefix=f"/v1/files/{x}/content")
+        await engine.pull()
+        result = await engine.reconcile(set())
+        assert [path for path, _reason in result.failed] == ["A/x.mp4"]
+        assert [p.name for p in (root / "A").iterdir()] == [f".syncd-tmp-{x}.part"]
+        api.delete_file(x)
+        api.upload(b, "y.jpg", b"y")
+        await engine.pull()
+        result = await engine.reconcile(set())  # x's delete and y's download
+        assert _kinds(result.gated.run_files) == ["Download"]
+        await engine.reconcile(set())  # its follow-ups (B only)
+        assert list((root / "A").iterdir()) == []
+
+    _run(server, api.token, tmp_path, body)
