@@ -27,7 +27,13 @@ from syncd.sync.localnames import fold
 from syncd.sync.remote import RemoteMirror, remote_file
 from syncd.sync.rootfs import place_new
 from syncd.sync.statedb import SentUpload, StateDB
-from syncd.sync.transfer import StaleError, fetch_file, require_unchanged, temp_path_for
+from syncd.sync.transfer import (
+    Fetched,
+    StaleError,
+    fetch_file,
+    require_unchanged,
+    temp_path_for,
+)
 
 log = get_logger("syncd.executor")
 __all__ = ["RETRY_LATER", "Executor", "Reporter"]
@@ -115,16 +121,21 @@ class Executor:
         else:
             self._folder_ready(remote.path.folder)
             target = self.names.new_file_path(remote.path)
-        if self.batches.small(remote.size):
-            fetched = await self.batches.fetch(remote, target, replaces)
-        else:
-            async with self.slots:
-                tick = self._progress(remote.path, "down", remote.size)
-                try:
-                    fetched = await fetch_file(self.client, remote, target, replaces, tick)
-                finally:
-                    self.reporter.transfer_finished(str(remote.path))
+        with self.landing.fetching():
+            fetched = await self._fetch(remote, target, replaces)
         await self.landing.land(fetched)  # durable, placed and in the base (batched)
+
+    async def _fetch(
+        self, remote: m.RemoteFile, target: Path, replaces: m.LocalFile | None
+    ) -> Fetched:
+        if self.batches.small(remote.size):
+            return await self.batches.fetch(remote, target, replaces)
+        async with self.slots:
+            tick = self._progress(remote.path, "down", remote.size)
+            try:
+                return await fetch_file(self.client, remote, target, replaces, tick)
+            finally:
+                self.reporter.transfer_finished(str(remote.path))
 
     def _folder_ready(self, folder: str) -> None:
         """mkdir a new download's folder once per pass, not once per file: a syscall on the

@@ -6,9 +6,10 @@ folder), and their base rows committed in one transaction."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from syncd.durable import fsync_dir, fsync_file
@@ -22,7 +23,9 @@ from syncd.sync.transfer import Fetched, place
 log = get_logger("syncd.landing")
 
 MAX_BATCH_FILES = 512  # bounds the rows of one transaction and the fsyncs in flight
-MIN_BATCH_INTERVAL_S = 0.2  # between batch starts; a lone file (a daemon's pull) lands at once
+# Between batch starts while downloads are still arriving; a lone file (a daemon's pull) and the
+# last files of a pass (no download left in flight) land at once.
+MIN_BATCH_INTERVAL_S = 0.2
 Outcome = os.stat_result | BaseException
 
 
@@ -51,10 +54,26 @@ class Landing:
         self.traits = traits
         self._waiting: list[tuple[Fetched, asyncio.Future[os.stat_result]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._fetching = 0  # downloads in flight: what a batch may still wait for
+        self._no_more_soon = asyncio.Event()  # set: nothing is worth waiting for
+
+    @contextlib.contextmanager
+    def fetching(self) -> Iterator[None]:
+        """Around a download that will be landed: while none is in flight, nothing more can join
+        the next batch, so it leaves without waiting out the interval."""
+        self._fetching += 1
+        try:
+            yield
+        finally:
+            self._fetching -= 1
+            if not self._fetching:
+                self._no_more_soon.set()
 
     async def land(self, item: Fetched) -> os.stat_result:
         future: asyncio.Future[os.stat_result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
+        if len(self._waiting) >= MAX_BATCH_FILES:
+            self._no_more_soon.set()
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         # shield: a cancelled waiter must not cancel the batch its file is already part of
@@ -83,9 +102,16 @@ class Landing:
             # A syncfs stalls file creation on the whole file system (the journal commits), so
             # back-to-back tiny batches stalled every download's next temp file: wait a little
             # for more files to gather, unless a full batch is already waiting.
-            rest_s = MIN_BATCH_INTERVAL_S - (time.monotonic() - batch_started)
-            if self._waiting and len(self._waiting) < MAX_BATCH_FILES and rest_s > 0:
-                await asyncio.sleep(rest_s)
+            await self._gather_more(MIN_BATCH_INTERVAL_S - (time.monotonic() - batch_started))
+
+    async def _gather_more(self, rest_s: float) -> None:
+        """Wait up to `rest_s` for more files, unless a full batch waits or none can come."""
+        self._no_more_soon.clear()
+        if not self._fetching or len(self._waiting) >= MAX_BATCH_FILES or rest_s <= 0:
+            return
+        if self._waiting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_more_soon.wait(), rest_s)
 
     async def _land_batch(self, items: list[Fetched]) -> list[Outcome]:
         started, traits = time.monotonic(), self.traits()

@@ -4,6 +4,7 @@ its own; a file at its final name has its full content, mtime and a base row."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from syncd.errors import StaleError
+from syncd.sync import landing as landing_module
 from syncd.sync.landing import Landing
 from syncd.sync.model import LocalFile, RelPath, RemoteFile, RootTraits
 from syncd.sync.rootfs import can_syncfs, mount_type
@@ -98,4 +100,35 @@ def test_every_waiter_gets_its_answer(tmp_path: Path, batch: int, durability: st
 
     assert len(asyncio.run(land_all())) == batch
     assert len(db.load_base().files) == batch
+    db.close()
+
+
+@pytest.mark.parametrize("download_in_flight", [False, True])
+def test_a_batch_waits_for_more_files_only_while_downloads_are_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, download_in_flight: bool
+) -> None:
+    """The last files of a pass land as soon as the batch before them has landed: nothing more
+    can join them (this waited out the batch interval at the end of every pass). While a
+    download is still in flight, the next batch waits for it, up to the interval."""
+    monkeypatch.setattr(landing_module, "MIN_BATCH_INTERVAL_S", 30.0)
+    root = tmp_path / "root"
+    root.mkdir()
+    traits = traits_for(root, "syncfs")
+    db = StateDB.open(tmp_path / "state.db")
+    first, last = (fetched(root, "P", f"f{i}", b"x" * i, i) for i in (1, 2))
+    landing = Landing(db, lambda: traits)
+
+    async def scenario() -> None:
+        with landing.fetching() if download_in_flight else contextlib.nullcontext():
+            landing_first = asyncio.ensure_future(landing.land(first))
+            await asyncio.sleep(0)  # the first file is queued and its batch starts...
+            await asyncio.sleep(0)  # ...and takes it: the last file comes while it lands
+            landing_last = asyncio.ensure_future(landing.land(last))
+            await landing_first
+            done, _pending = await asyncio.wait([landing_last], timeout=1.0)
+            assert bool(done) is not download_in_flight
+        await asyncio.wait_for(landing_last, timeout=5.0)  # the download ended: no more waiting
+
+    asyncio.run(scenario())
+    assert len(db.load_base().files) == 2
     db.close()
