@@ -25,7 +25,12 @@ _LENGTH = struct.Struct(">I")
 
 class FrameError(ValueError):
     """The stream is not well-formed (cut, malformed header, payload too big, data after the
-    end); the message says which frame and why."""
+    end); the message says which frame and why. `complete`: the frames the failed `feed`
+    completed before the error (each still whole)."""
+
+    def __init__(self, reason: str, complete: list[Frame] | None = None) -> None:
+        super().__init__(reason)
+        self.complete = complete or []
 
 
 @dataclass(frozen=True)
@@ -59,21 +64,25 @@ class FrameDecoder:
         self._pos = 0
         self._header: dict[str, Any] | None = None  # of the frame whose payload is awaited
 
-    def feed(self, data: bytes) -> list[Frame]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
         if data and self.ended:
             raise FrameError("data after the end frame")
         self._buf += data
         out: list[Frame] = []
-        while not self.ended:
-            frame = self._next()
-            if frame is None:
-                break
-            out.append(frame)
+        try:
+            while not self.ended:
+                frame = self._next()
+                if frame is None:
+                    break
+                out.append(frame)
+        except FrameError as exc:
+            exc.complete = out
+            raise
         if self._pos > 1 << 20 or self._pos == len(self._buf):  # drop what was consumed
             del self._buf[: self._pos]
             self._pos = 0
         if self.ended and self._pos < len(self._buf):
-            raise FrameError("data after the end frame")
+            raise FrameError("data after the end frame", out)
         return out
 
     def finish(self) -> None:
@@ -103,7 +112,8 @@ class FrameDecoder:
         size = self._header.get("size", 0)
         if self._pending() < size:
             return None
-        frame = Frame(self._header, bytes(self._buf[self._pos : self._pos + size]))
+        with memoryview(self._buf) as view:  # one copy (a slice of the bytearray is another)
+            frame = Frame(self._header, bytes(view[self._pos : self._pos + size]))
         self._pos += size
         self._header = None
         self.frames += 1

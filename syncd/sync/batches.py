@@ -7,18 +7,18 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from syncd.errors import FileChangedError, StaleError, TransportError, api_error_from_body
-from syncd.frames import END_FRAME, Frame, encode_frame
+from syncd.frames import END_FRAME, encode_frame
 from syncd.log import get_logger
 from syncd.protocol import BATCH_MAX_BYTES, BATCH_MAX_FILES, BatchWriteHeader, File
 from syncd.sync import model as m
+from syncd.sync.batchread import FrameSink, Outcome
 from syncd.sync.client import ApiClient
-from syncd.sync.transfer import Fetched, fetch_file, write_verified
+from syncd.sync.transfer import Fetched, fetch_file
 
 log = get_logger("syncd.batches")
 
@@ -31,10 +31,6 @@ MAX_GROUP_BYTES = BATCH_MAX_BYTES
 MIN_GROUP_FILES = 16
 SPREAD = 4  # the executor's transfer slots
 R = TypeVar("R")
-# Every group's temp files are written by this one thread: creates in one folder from several
-# threads queued on the folder's lock and spun in the kernel (client sys CPU on `many`
-# 12-14 s -> 4-7 s in A/B runs), and one thread holds the GIL less often against the loop.
-_TEMP_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-temps")
 
 
 class Reporter(Protocol):
@@ -182,21 +178,9 @@ class Batches:
             if len(group) == 1:
                 await self._read_one(group[0])
                 return
-            by_id: dict[str, list[_Download]] = {}
-            for want in group:
-                by_id.setdefault(want.remote.file_id, []).append(want)
-
-            writes: list[asyncio.Future[None]] = []
-
-            async def land(frames: list[Frame]) -> None:
-                # Not awaited here: the answer's next bytes are read while the temp writer
-                # writes these (awaited inline, each group's network and disk took turns).
-                writes.append(asyncio.ensure_future(self._write_temps(by_id, frames)))
-
-            try:
-                await self.client.batch_read([w.remote.file_id for w in group], land)
-            finally:  # the files whose frame came get their own outcome first
-                await asyncio.gather(*writes)
+            sink = FrameSink(group, self._written, asyncio.get_running_loop())
+            await self.client.batch_read([w.remote.file_id for w in group], sink)
+            sink.finish()
             # A cut answer fails only the files whose frame had not come (run() settles them).
             _settle(group, TransportError("the server's batch answer left this file out"))
         finally:
@@ -215,17 +199,9 @@ class Batches:
         fetched = await fetch_file(self.client, want.remote, want.target, want.replaces, tick)
         _resolve(want, fetched)
 
-    async def _write_temps(self, by_id: dict[str, list[_Download]], frames: list[Frame]) -> None:
-        """One hop to the temp writer for the files of one network read: each verified, then
-        written."""
-        work: list[tuple[_Download, Frame]] = []
-        for frame in frames:
-            waiting = by_id.get(str(frame.header.get("id")))
-            if waiting:
-                work.append((waiting.pop(0), frame))
-        loop = asyncio.get_running_loop()
-        outcomes = await loop.run_in_executor(_TEMP_WRITER, _write_all, work)
-        for (want, _frame), outcome in zip(work, outcomes, strict=True):
+    def _written(self, outcomes: list[tuple[_Download, Outcome]]) -> None:
+        """On the loop: files of a batch read in their temp files, or their own errors."""
+        for want, outcome in outcomes:
             if isinstance(outcome, BaseException):
                 _settle([want], outcome)
             else:
@@ -285,20 +261,6 @@ class Batches:
         _settle(
             [w for w, _c in sent], TransportError("the server's batch answer left this file out")
         )
-
-
-def _write_all(work: list[tuple[_Download, Frame]]) -> list[Fetched | BaseException]:
-    out: list[Fetched | BaseException] = []
-    for want, frame in work:
-        try:
-            status = frame.header.get("status")
-            if status != 200:
-                error = {"error": frame.header.get("error")}
-                raise api_error_from_body(status if isinstance(status, int) else 502, error)
-            out.append(write_verified(want.remote, want.target, want.replaces, frame.payload))
-        except Exception as exc:  # this file's error; its neighbours go on
-            out.append(exc)
-    return out
 
 
 def _read_all(group: list[_Upload]) -> list[bytes | BaseException]:

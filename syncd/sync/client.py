@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -22,11 +23,10 @@ from syncd.errors import (
     TransportError,
     api_error_from_answer,
 )
-from syncd.frames import MEDIA_TYPE, Frame, FrameDecoder, FrameError
+from syncd.frames import MEDIA_TYPE
 from syncd.lazyssl import import_aiohttp
 from syncd.log import get_logger
 from syncd.protocol import (
-    BATCH_MAX_BYTES,
     MTIME_HEADER,
     Account,
     BatchWriteAnswer,
@@ -308,27 +308,30 @@ class ApiClient:
         except SinkFailed as exc:
             raise exc.error from None
 
-    async def batch_read(
-        self, file_ids: list[str], on_frames: Callable[[list[Frame]], Awaitable[None]]
-    ) -> None:
-        """POST /v1/files:batch-read: the answer's complete frames go to `on_frames` as they
-        arrive (a cut answer never yields a part of a file; it raises TransportError). An
-        error answer is retried like any request, a cut body is not (frames were delivered)."""
+    async def batch_read(self, file_ids: list[str], sink: Sink) -> None:
+        """POST /v1/files:batch-read: the answer's frame stream goes to `sink` in a worker
+        thread (stream.py), like download_to's body. An error answer is retried like any
+        request; a cut answer is not (frames were delivered): TransportError."""
         url = f"{self.base_url}/v1/files:batch-read"
+        headers = {**self._headers, "Content-Type": "application/json"}
+        body = json.dumps({"ids": file_ids}).encode()
 
         async def call() -> None:
-            decoder = FrameDecoder(BATCH_MAX_BYTES)
-            try:
-                async with self.session.post(url, json={"ids": file_ids}) as resp:
-                    await _raise_for_answer(resp)
-                    async for chunk in resp.content.iter_any():
-                        if frames := decoder.feed(chunk):
-                            await on_frames(frames)
-                decoder.finish()
-            except (TimeoutError, aiohttp.ClientError, OSError, FrameError) as exc:
-                raise TransportError(f"batch read: {type(exc).__name__}: {exc}") from exc
+            stream = BodyStream(
+                url,
+                headers,
+                connect_s=CONNECT_S,
+                read_s=self.timeout_s,
+                method="POST",
+                body=body,
+                eager=True,
+            )
+            await stream.run(sink, None, resuming=False)
 
-        await self._with_retry("POST files:batch-read", call)
+        try:
+            await self._with_retry("POST files:batch-read", call)
+        except SinkFailed as exc:
+            raise exc.error from None
 
     async def batch_write(self, body: bytes) -> BatchWriteAnswer:
         """POST /v1/files:batch-write of a whole frame stream; one result per file."""

@@ -1,6 +1,7 @@
-"""One download's body received in a worker thread on a blocking HTTP/1.1 connection
-(http.client) straight into page-aligned buffers, handed to a sink in that same thread: the event
-loop never touches the bytes (through aiohttp, receiving 1 GB cost the loop ~1.3 s of CPU)."""
+"""One download's body (a file's content, a batch read's frames) received in a worker thread on a
+blocking HTTP/1.1 connection (http.client) straight into page-aligned buffers, handed to a sink in
+that same thread: the event loop never touches the bytes (through aiohttp, receiving 1 GB cost the
+loop ~1.3 s of CPU)."""
 
 from __future__ import annotations
 
@@ -46,8 +47,9 @@ class SinkFailed(Exception):
 
 
 class BodyStream:
-    """One GET of `url`. `get` runs in a worker thread; `abort` (any thread) makes a receive
-    under way fail at once and keeps the sink from being called again."""
+    """One request of `url` (GET, or `method` with `body`) whose answer's body is received. `get`
+    runs in a worker thread; `abort` (any thread) makes a receive under way fail at once and
+    keeps the sink from being called again."""
 
     def __init__(
         self,
@@ -56,9 +58,17 @@ class BodyStream:
         *,
         connect_s: float,
         read_s: float,
+        method: str = "GET",
+        body: bytes | None = None,
+        eager: bool = False,
     ) -> None:
         parts = urlsplit(url)
-        self.what = f"GET {parts.path}"
+        self.method, self.body = method, body
+        # eager: the sink gets each piece as it arrives, not a full buffer at a time, so a cut
+        # answer has handed over everything that came before the cut (a batch read's complete
+        # frames); the pieces are not page-aligned.
+        self.eager = eager
+        self.what = f"{method} {parts.path}"
         self.target = parts.path + (f"?{parts.query}" if parts.query else "")
         self.conn: http.client.HTTPConnection
         if parts.scheme == "https":
@@ -117,7 +127,7 @@ class BodyStream:
             if self.conn.sock is not None:  # connected: each receive may now wait read_s
                 self.conn.sock.settimeout(self.read_s)
             self._check_aborted()
-            self.conn.request("GET", self.target, headers=self.headers)
+            self.conn.request(self.method, self.target, body=self.body, headers=self.headers)
             answer = self.conn.getresponse()
             if answer.status < 400 or answer.status == 416:
                 return answer
@@ -137,7 +147,10 @@ class BodyStream:
         progress: Callable[[int], None] | None,
     ) -> None:
         try:
-            self._pump(answer, sink, progress)
+            if self.eager:
+                self._pump_eager(answer, sink)
+            else:
+                self._pump(answer, sink, progress)
         except BaseException:
             with contextlib.suppress(Exception):  # the sink's own error, if any, is raised
                 sink.flush()  # done with this thread's buffers before it reuses them
@@ -165,6 +178,17 @@ class BodyStream:
             _to_sink(sink.write, view[:got])
             if progress is not None:
                 progress(got)
+
+    def _pump_eager(self, answer: http.client.HTTPResponse, sink: Sink) -> None:
+        while True:
+            try:
+                piece = answer.read1(BUFFER_BYTES)  # what has come, up to the buffer's size
+                self._check_aborted()
+            except (OSError, http.client.HTTPException) as exc:
+                raise self._cut(exc) from exc
+            if not piece:
+                return
+            _to_sink(sink.write, memoryview(piece))
 
     def _check_aborted(self) -> None:
         if self.aborted.is_set():

@@ -7,10 +7,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
+import pytest
+from aiohttp import web
+
 from syncd.errors import DigestMismatch, NotFound, StaleError, TransportError
+from syncd.frames import END_FRAME, MEDIA_TYPE, encode_frame
 from syncd.protocol import File
 from syncd.sync import model as m
 from syncd.sync.client import ApiClient
@@ -18,6 +23,7 @@ from syncd.sync.executor import Executor
 from syncd.sync.remote import RemoteMirror, remote_file
 from syncd.sync.statedb import StateDB
 from syncd.sync.status import StatusBoard
+from syncd.sync.transfer import sweep_temps
 from tests.support.proxy import FaultProxy
 from tests.support.server import Api, ServerProcess
 
@@ -156,3 +162,77 @@ def test_small_uploads_go_many_per_request(server: ServerProcess, tmp_path: Path
     # 100 files spread over the 4 slots: groups of 25, 19, 16, 16, 16, 8
     assert 3 <= batch_writes <= 7, requests
     assert singles <= 2, requests
+
+
+async def _against_hostile_server(
+    answer: bytes, root: Path, db: StateDB, actions: list[Any]
+) -> list[BaseException | None]:
+    """A server that answers every batch read with `answer` (then ends the body)."""
+
+    async def batch_read(_request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": MEDIA_TYPE})
+        await resp.prepare(_request)
+        await resp.write(answer)
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/files:batch-read", batch_read)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        return await _run_all(f"http://127.0.0.1:{port}", "token", root, db, actions)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    "breakage", ["header not JSON", "no end frame", "payload cut", "data after the end"]
+)
+def test_a_malformed_batch_answer_fails_only_the_files_it_did_not_deliver(
+    tmp_path: Path, breakage: str
+) -> None:
+    """Hostile server: after one well-formed frame the answer breaks the frame format. The
+    delivered file lands whole and verified; every other file fails with TransportError and
+    leaves nothing in the folder: no part of a file, no temp file once the temps are swept."""
+    contents = {f"{i}.jpg": os.urandom(500 + i) for i in range(3)}
+    remotes = [
+        m.RemoteFile(
+            m.RelPath("Alice", name),
+            f"f{i}",
+            "d1",
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+            1_600_000_000 * 10**9,
+            1,
+        )
+        for i, (name, data) in enumerate(contents.items())
+    ]
+    good = encode_frame({"id": "f0", "status": 200}, contents["0.jpg"])
+    second = encode_frame({"id": "f1", "status": 200}, contents["1.jpg"])
+    answer = {
+        "header not JSON": good + struct.pack(">I", 5) + b"{oops" + second,
+        "no end frame": good,
+        "payload cut": good + second[:-100],
+        "data after the end": good + END_FRAME + second,
+    }[breakage]
+    root = tmp_path / "root"
+    (root / "Alice").mkdir(parents=True)
+    db = StateDB.open(tmp_path / "state.db")
+    actions = [m.Download(remote, None) for remote in remotes]
+    try:
+        outcomes = asyncio.run(_against_hostile_server(answer, root, db, actions))
+        base = db.load_base()
+    finally:
+        db.close()
+    assert outcomes[0] is None
+    assert all(isinstance(o, TransportError) for o in outcomes[1:]), outcomes
+    assert "batch read" in str(outcomes[1])
+    sweep_temps(root, keep_ids=set())
+    assert {p.name: p.read_bytes() for p in (root / "Alice").iterdir()} == {
+        "0.jpg": contents["0.jpg"]
+    }
+    assert set(base.files) == {m.RelPath("Alice", "0.jpg")}
