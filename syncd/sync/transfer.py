@@ -131,15 +131,19 @@ def _verify(temp: Path, target: Path, remote: RemoteFile, sha256_hex: str) -> No
     raise StaleError(f"{target.name}: content does not match the server's digest")
 
 
-def write_verified(
-    remote: RemoteFile, target: Path, replaces: LocalFile | None, content: bytes
-) -> Fetched:
-    """Worker thread: a small file's whole content (from a batch read) into its temp file,
-    verified before a byte is written, with the remote mtime; like `fetch_file`'s result.
-    No writeback hint per file: landing's syncfs writes a batch's files back together (a
-    sync_file_range per small file cost more kernel time than it saved)."""
+def check_content(remote: RemoteFile, target: Path, content: bytes) -> None:
+    """A small file's whole content (from a batch read) is the server's: StaleError if not."""
     if len(content) != remote.size or hashlib.sha256(content).hexdigest() != remote.sha256:
         raise StaleError(f"{target.name}: content does not match the server's digest")
+
+
+def write_checked(
+    remote: RemoteFile, target: Path, replaces: LocalFile | None, content: bytes
+) -> Fetched:
+    """Worker thread: a small file's whole content, which `check_content` passed, into its
+    temp file with the remote mtime; like `fetch_file`'s result. No writeback hint per file:
+    landing's syncfs writes a batch's files back together (a sync_file_range per small file
+    cost more kernel time than it saved)."""
     temp = temp_path_for(target, remote.file_id)
     try:  # a cut earlier try left a part: start again (O_TRUNC)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
