@@ -311,7 +311,8 @@ class ApiClient:
     async def batch_read(self, file_ids: list[str], sink: Sink) -> None:
         """POST /v1/files:batch-read: the answer's frame stream goes to `sink` in a worker
         thread (stream.py), like download_to's body. An error answer is retried like any
-        request; a cut answer is not (frames were delivered): TransportError."""
+        request; a cut answer is not (frames were delivered): TransportError. A file's own
+        failure (digest, disk) is the sink's outcome for that file, never raised here."""
         url = f"{self.base_url}/v1/files:batch-read"
         headers = {**self._headers, "Content-Type": "application/json"}
         body = json.dumps({"ids": file_ids}).encode()
@@ -328,10 +329,7 @@ class ApiClient:
             )
             await stream.run(sink, None, resuming=False)
 
-        try:
-            await self._with_retry("POST files:batch-read", call)
-        except SinkFailed as exc:
-            raise exc.error from None
+        await self._with_retry("POST files:batch-read", call)
 
     async def batch_write(self, body: bytes) -> BatchWriteAnswer:
         """POST /v1/files:batch-write of a whole frame stream; one result per file."""

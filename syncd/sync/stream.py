@@ -1,7 +1,7 @@
-"""One download's body (a file's content, a batch read's frames) received in a worker thread on a
-blocking HTTP/1.1 connection (http.client) straight into page-aligned buffers, handed to a sink in
-that same thread: the event loop never touches the bytes (through aiohttp, receiving 1 GB cost the
-loop ~1.3 s of CPU)."""
+"""One download's body received in a worker thread on a blocking HTTP/1.1 connection
+(http.client) and handed to a sink in that same thread: a file's content straight into
+page-aligned buffers, a batch read's frames piece by piece as they come. The event loop never
+touches the bytes (through aiohttp, receiving 1 GB cost the loop ~1.3 s of CPU)."""
 
 from __future__ import annotations
 
